@@ -1,0 +1,111 @@
+// Building blocks shared by the migrations, so that every table follows the same rules:
+// UUID keys, tenant_id on tenant-scoped tables with row-level security, a foreign key with an
+// index for every reference (composite (tenant_id, x_id) between tenant-scoped tables, so a
+// row can never point into another tenant), provenance columns on PHI tables, and
+// trigger-maintained version_id/last_updated on tables that back FHIR resources.
+import type { Knex } from 'knex';
+
+export const TENANT_ROLE = 'cusp_app';
+export const PLATFORM_ROLE = 'cusp_platform';
+
+export interface TableOptions {
+  /** PHI-bearing: adds created_at/created_by/updated_at/updated_by (section XI of the schema). */
+  phi?: boolean;
+  /** Backs a FHIR resource: adds version_id and last_updated, bumped by trigger on every UPDATE. */
+  versioned?: boolean;
+  /** Soft delete (seed 003): adds deleted_at. */
+  softDelete?: boolean;
+  /** Plain created_at/updated_at for non-PHI tables. */
+  timestamps?: boolean;
+}
+
+type Build = (table: Knex.CreateTableBuilder) => void;
+
+export interface RefOptions {
+  nullable?: boolean;
+  onDelete?: 'CASCADE' | 'RESTRICT';
+}
+
+/** A uuid column referencing a tenant-scoped table, enforced to stay inside the tenant. */
+export function tenantRef(table: Knex.CreateTableBuilder, column: string, target: string, options: RefOptions = {}): void {
+  const col = table.uuid(column);
+  if (options.nullable === false) col.notNullable();
+  const fk = table.foreign(['tenant_id', column]).references(['tenant_id', 'id']).inTable(target);
+  if (options.onDelete) fk.onDelete(options.onDelete);
+  table.index(['tenant_id', column]);
+}
+
+/** A uuid column referencing a global (not tenant-scoped) table. */
+export function globalRef(table: Knex.CreateTableBuilder, column: string, target: string, options: RefOptions = {}): void {
+  const col = table.uuid(column);
+  if (options.nullable === false) col.notNullable();
+  const fk = table.foreign(column).references('id').inTable(target);
+  if (options.onDelete) fk.onDelete(options.onDelete);
+  table.index([column]);
+}
+
+function addStandardColumns(knex: Knex, table: Knex.CreateTableBuilder, options: TableOptions): void {
+  if (options.phi) {
+    table.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    table.uuid('created_by').comment('actor id: users.id or api_clients.id');
+    table.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    table.uuid('updated_by').comment('actor id: users.id or api_clients.id');
+  } else if (options.timestamps) {
+    table.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    table.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+  }
+  if (options.softDelete) table.timestamp('deleted_at', { useTz: true });
+  if (options.versioned) {
+    table.bigInteger('version_id').notNullable().defaultTo(1);
+    table.timestamp('last_updated', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+  }
+}
+
+async function addTriggers(knex: Knex, name: string, options: TableOptions): Promise<void> {
+  if (options.phi || options.timestamps) {
+    await knex.raw(`create trigger ${name}_updated_at before update on ${name} for each row execute function cusp_set_updated_at()`);
+  }
+  if (options.versioned) {
+    await knex.raw(`create trigger ${name}_version before update on ${name} for each row execute function cusp_bump_version()`);
+  }
+}
+
+/** A table that belongs to one tenant: tenant_id, RLS for cusp_app, full access for cusp_platform. */
+export async function createTenantTable(knex: Knex, name: string, build: Build, options: TableOptions = {}): Promise<void> {
+  await knex.schema.createTable(name, (table) => {
+    table.uuid('id').primary().defaultTo(knex.raw('gen_random_uuid()'));
+    table.uuid('tenant_id').notNullable().references('id').inTable('tenants');
+    build(table);
+    addStandardColumns(knex, table, options);
+    table.unique(['tenant_id', 'id'], { indexName: `${name}_tenant_id_id_key` });
+  });
+  await knex.raw(`create index ${name}_tenant_id_idx on ${name} (tenant_id)`);
+  await enableTenantIsolation(knex, name);
+  await addTriggers(knex, name, options);
+}
+
+/** A table shared by all tenants (catalogues, global identities). */
+export async function createGlobalTable(knex: Knex, name: string, build: Build, options: TableOptions = {}): Promise<void> {
+  await knex.schema.createTable(name, (table) => {
+    table.uuid('id').primary().defaultTo(knex.raw('gen_random_uuid()'));
+    build(table);
+    addStandardColumns(knex, table, options);
+  });
+  await knex.raw(`grant select, insert, update, delete on ${name} to ${TENANT_ROLE}, ${PLATFORM_ROLE}`);
+  await addTriggers(knex, name, options);
+}
+
+/** Row-level security keyed on the per-transaction setting cusp.tenant_id (see src/db). */
+export async function enableTenantIsolation(knex: Knex, name: string, column = 'tenant_id'): Promise<void> {
+  await knex.raw(`alter table ${name} enable row level security`);
+  await knex.raw(`alter table ${name} force row level security`);
+  await knex.raw(`create policy ${name}_tenant_isolation on ${name} to ${TENANT_ROLE}
+    using (${column} = cusp_tenant_id()) with check (${column} = cusp_tenant_id())`);
+  await knex.raw(`create policy ${name}_platform_access on ${name} to ${PLATFORM_ROLE} using (true) with check (true)`);
+  await knex.raw(`grant select, insert, update, delete on ${name} to ${TENANT_ROLE}, ${PLATFORM_ROLE}`);
+}
+
+/** Drops tables in reverse order of creation (for `down`). */
+export async function dropTables(knex: Knex, names: string[]): Promise<void> {
+  for (const name of [...names].reverse()) await knex.schema.dropTableIfExists(name);
+}

@@ -1,0 +1,85 @@
+// Database access. Application code never gets a bare connection: every query runs inside
+// `tenant(...)` (role cusp_app, RLS keyed on cusp.tenant_id) or `platform(...)` (role
+// cusp_platform, for work that is not one tenant's: token grants, administration, audit
+// batches). Both roles are non-owner, non-superuser roles, so row-level security applies.
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import type { Config } from '../config/index.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
+import { migrationSource } from './migrations.ts';
+
+export type Transaction = Knex.Transaction;
+
+export const TENANT_ROLE = 'cusp_app';
+export const PLATFORM_ROLE = 'cusp_platform';
+
+// BIGINT counts and NUMERIC money arrive as strings by default; keep exact values as strings,
+// but parse int8 (counts, sizes) since they never exceed 2^53 here.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
+
+export interface Database {
+  readonly url: string;
+  readonly embedded: boolean;
+  /** Runs `work` in one transaction scoped to `tenantId` by row-level security. */
+  tenant<T>(tenantId: string, work: (trx: Transaction) => Promise<T>): Promise<T>;
+  /** Runs `work` in one transaction across tenants, for platform operations only. */
+  platform<T>(work: (trx: Transaction) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+function connect(url: string, poolSize: number): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: url,
+    pool: { min: 0, max: poolSize },
+    migrations: { migrationSource, tableName: 'knex_migrations' },
+  });
+}
+
+async function scoped<T>(knex: Knex, role: string, tenantId: string, work: (trx: Transaction) => Promise<T>): Promise<T> {
+  return knex.transaction(async (trx) => {
+    await trx.raw(`select set_config('role', ?, true), set_config('cusp.tenant_id', ?, true)`, [role, tenantId]);
+    return work(trx);
+  });
+}
+
+export async function runMigrations(url: string): Promise<string[]> {
+  const knex = connect(url, 1);
+  try {
+    const [, applied] = await knex.migrate.latest();
+    return applied as string[];
+  } finally {
+    await knex.destroy();
+  }
+}
+
+/** Starts the embedded database when no DATABASE_URL is configured. */
+export async function resolveDatabaseUrl(config: Config): Promise<{ url: string; embedded?: EmbeddedPostgres }> {
+  if (config.databaseUrl) return { url: config.databaseUrl };
+  const embedded = await startEmbeddedPostgres(config.dataDir, config.databasePoolSize + 2);
+  return { url: embedded.url, embedded };
+}
+
+export async function openDatabase(config: Config, options: { migrate?: boolean } = {}): Promise<Database> {
+  const { url, embedded } = await resolveDatabaseUrl(config);
+  if (options.migrate !== false) await runMigrations(url);
+  const knex = connect(url, config.databasePoolSize);
+  return {
+    url,
+    embedded: Boolean(embedded),
+    tenant(tenantId, work) {
+      if (!isUuid(tenantId)) return Promise.reject(new Error(`invalid tenant id "${tenantId}"`));
+      return scoped(knex, TENANT_ROLE, tenantId, work);
+    },
+    platform(work) {
+      return scoped(knex, PLATFORM_ROLE, '', work);
+    },
+    async close() {
+      await knex.destroy();
+      await embedded?.stop();
+    },
+  };
+}
