@@ -1,5 +1,5 @@
 // Roles, tenancy functions and triggers, and the platform tables the server itself needs:
-// tenants, api_clients, audit_events (section I–II of the schema), token signing keys,
+// tenants, api_clients, audit_events (section I–II of the schema), DICOM nodes, token signing keys,
 // client-assertion replay records and shared rate-limit windows.
 import type { Knex } from 'knex';
 import { PLATFORM_ROLE, TENANT_ROLE, createTenantTable, dropTables, enableTenantIsolation } from './_schema.ts';
@@ -68,6 +68,15 @@ export async function up(knex: Knex): Promise<void> {
     t.enu('status', ['ACTIVE', 'DISABLED']).notNullable().defaultTo('ACTIVE');
   }, { timestamps: true });
 
+  // DIMSE peers (imaging devices, PACS) a tenant accepts associations from and sends to.
+  await createTenantTable(knex, 'dicom_nodes', (t) => {
+    t.text('ae_title').notNullable();
+    t.text('host');
+    t.integer('port');
+    t.text('description');
+    t.unique(['tenant_id', 'ae_title']);
+  }, { timestamps: true });
+
   // Append-only: no UPDATE, DELETE or TRUNCATE, by grant and by trigger. tenant_id is null only
   // for events that no tenant can be attributed to (a token request from an unknown client).
   await knex.schema.createTable('audit_events', (t) => {
@@ -127,7 +136,7 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await dropTables(knex, ['tenants', 'api_clients', 'audit_events', 'signing_keys', 'client_assertion_jtis', 'rate_limit_windows']);
+  await dropTables(knex, ['tenants', 'api_clients', 'dicom_nodes', 'audit_events', 'signing_keys', 'client_assertion_jtis', 'rate_limit_windows']);
   for (const fn of ['cusp_reject_change', 'cusp_bump_version', 'cusp_set_updated_at', 'cusp_tenant_id']) {
     await knex.raw(`drop function if exists ${fn}()`);
   }

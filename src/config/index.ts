@@ -28,6 +28,8 @@ export interface Config {
   /** Honour X-Forwarded-For from this many proxy hops (express "trust proxy"). */
   trustProxy: number | boolean;
   logLevel: string;
+  /** When set, GET /metrics requires `Authorization: Bearer <this value>`. */
+  metricsToken?: string;
   dimsePort?: number;
 }
 
@@ -80,6 +82,7 @@ export function loadConfig(env: Env = process.env): Config {
     bootstrapClientSecret: env.BOOTSTRAP_CLIENT_SECRET || undefined,
     trustProxy,
     logLevel: env.LOG_LEVEL || 'info',
+    metricsToken: env.METRICS_TOKEN || undefined,
     dimsePort: env.DIMSE_PORT ? integer(env, 'DIMSE_PORT', 0) : undefined,
   };
 }

@@ -1,0 +1,148 @@
+// BlobStore on the local file system: one file per key under a root directory, written atomically.
+import { randomBytes } from 'node:crypto';
+import fsp, { type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { Digester } from './digester.ts';
+import { BlobNotFoundError, BlobRangeNotSatisfiableError } from './errors.ts';
+import type { BlobHead, BlobListing, BlobRange, BlobStore, PutResult } from './index.ts';
+import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from './keys.ts';
+
+// "~" cannot occur in a key, so a temporary file can never be mistaken for (or collide with) a blob.
+const TEMP_MARKER = '.~tmp-';
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+export class FsBlobStore implements BlobStore {
+  constructor(readonly root: string) {}
+
+  private pathOf(key: string): string {
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async put(key: string, body: Readable | Buffer): Promise<PutResult> {
+    assertValidKey(key);
+    const target = this.pathOf(key);
+    const directory = path.dirname(target);
+    const temporary = `${target}${TEMP_MARKER}${randomBytes(8).toString('hex')}`;
+    const digester = new Digester();
+    let file: FileHandle | undefined;
+    try {
+      await fsp.mkdir(directory, { recursive: true });
+      const output = await fsp.open(temporary, 'wx');
+      file = output;
+      for await (const chunk of digester.observe(body)) await writeFully(output, chunk);
+      await output.sync();
+      await output.close();
+      file = undefined;
+      await fsp.rename(temporary, target);
+    } catch (error) {
+      if (body instanceof Readable) body.destroy(); // in case it failed before the body was read
+      await file?.close().catch(() => {});
+      await fsp.rm(temporary, { force: true });
+      throw error;
+    }
+    await syncDirectory(directory);
+    return digester.digest();
+  }
+
+  async get(key: string, range?: BlobRange): Promise<Readable> {
+    assertValidKey(key);
+    assertValidRange(range);
+    let file: FileHandle;
+    try {
+      file = await fsp.open(this.pathOf(key), 'r');
+    } catch (error) {
+      if (isMissing(error)) throw new BlobNotFoundError(key);
+      throw error;
+    }
+    try {
+      const stats = await file.stat();
+      if (!stats.isFile()) throw new BlobNotFoundError(key);
+      if (range && range.start >= stats.size) throw new BlobRangeNotSatisfiableError(key, range.start);
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+    return file.createReadStream({ start: range?.start, end: range?.end });
+  }
+
+  async head(key: string): Promise<BlobHead | undefined> {
+    assertValidKey(key);
+    try {
+      const stats = await fsp.stat(this.pathOf(key));
+      return stats.isFile() ? { size: stats.size } : undefined;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    try {
+      await fsp.unlink(this.pathOf(key));
+    } catch (error) {
+      // EISDIR: the key names a directory of other blobs, so there is no blob to delete.
+      if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'EISDIR') return;
+      throw error;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobListing> {
+    assertValidPrefix(prefix);
+    // Start at the deepest directory the prefix names completely; the rest filters by name.
+    const startDirectory = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    yield* this.walk(startDirectory, prefix);
+  }
+
+  private async *walk(directoryKey: string, prefix: string): AsyncIterable<BlobListing> {
+    let entries;
+    try {
+      entries = await fsp.readdir(path.join(this.root, directoryKey), { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const key = directoryKey + entry.name;
+      if (!isValidKey(key)) continue; // temporary files and anything not written by this store
+      if (entry.isDirectory()) {
+        if (`${key}/`.startsWith(prefix)) yield* this.walk(`${key}/`, prefix);
+      } else if (entry.isFile() && key.startsWith(prefix)) {
+        const size = await sizeOf(path.join(this.root, directoryKey, entry.name));
+        if (size !== undefined) yield { key, size };
+      }
+    }
+  }
+}
+
+async function writeFully(file: FileHandle, chunk: Buffer): Promise<void> {
+  for (let written = 0; written < chunk.length;) {
+    written += (await file.write(chunk, written)).bytesWritten;
+  }
+}
+
+/** undefined when the file was deleted while listing. */
+async function sizeOf(file: string): Promise<number | undefined> {
+  try {
+    return (await fsp.stat(file)).size;
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Makes a rename durable: the new directory entry survives a crash once this returns. */
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await fsp.open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

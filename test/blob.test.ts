@@ -1,0 +1,273 @@
+// Blob storage: one behavioural suite run against the file-system store and against S3 (s3rver over HTTP).
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  BlobNotFoundError,
+  BlobRangeNotSatisfiableError,
+  FsBlobStore,
+  InvalidBlobKeyError,
+  S3BlobStore,
+  createBlobStore,
+  createS3Client,
+  type BlobStore,
+} from '../src/blob/index.ts';
+import { loadConfig } from '../src/config/index.ts';
+
+/**
+ * Starts s3rver on 127.0.0.1 at a free port. It runs in its own Node process because its
+ * ListObjectsV2 continuation tokens are DES-encrypted, which OpenSSL 3 (Node >= 17) only offers
+ * with the legacy provider. The server stops when told to, or when this process goes away.
+ */
+async function startS3rver(directory: string): Promise<{ port: number; stop(): Promise<void> }> {
+  const s3rverModule = createRequire(import.meta.url).resolve('s3rver');
+  const script = `
+    const S3rver = require(${JSON.stringify(s3rverModule)});
+    const server = new S3rver({ address: '127.0.0.1', port: 0, directory: ${JSON.stringify(directory)}, silent: true });
+    server.run().then(({ port }) => process.stdout.write(JSON.stringify({ port }) + '\\n'));
+    process.stdin.on('end', () => server.close().finally(() => process.exit(0)));
+    process.stdin.resume();
+  `;
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const [firstLine] = await Promise.race([
+    once(createInterface({ input: child.stdout }), 'line') as Promise<[string]>,
+    exited.then(([code]) => { throw new Error(`s3rver exited with code ${code} before listening`); }),
+  ]);
+  const { port } = JSON.parse(firstLine) as { port: number };
+  return {
+    port,
+    async stop() {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
+const MIB = 1024 * 1024;
+
+/** Deterministic, non-repeating-per-chunk bytes, produced piecewise so the whole body is never in memory. */
+function* generatedChunks(totalBytes: number, chunkBytes = 256 * 1024): Generator<Buffer> {
+  for (let offset = 0; offset < totalBytes; offset += chunkBytes) {
+    const chunk = Buffer.alloc(Math.min(chunkBytes, totalBytes - offset));
+    for (let i = 0; i < chunk.length; i++) chunk[i] = ((offset + i) * 31 + ((offset + i) >>> 11)) & 0xff;
+    yield chunk;
+  }
+}
+
+function sha256OfChunks(chunks: Iterable<Buffer>): { size: number; sha256: string } {
+  const hash = createHash('sha256');
+  let size = 0;
+  for (const chunk of chunks) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+async function sha256OfStream(stream: Readable): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+/** A source that delivers `bytesBeforeFailure` bytes and then errors, like a dropped upload connection. */
+function failingSource(bytesBeforeFailure: number): Readable {
+  return Readable.from((function* () {
+    yield* generatedChunks(bytesBeforeFailure);
+    throw new Error('client went away');
+  })());
+}
+
+function behavesLikeABlobStore(store: () => BlobStore): void {
+  const small = randomBytes(1000);
+
+  it('puts a Buffer and reports its size and SHA-256', async () => {
+    const result = await store().put('t/one/small', small, { contentType: 'application/dicom' });
+    assert.deepEqual(result, { size: small.length, sha256: createHash('sha256').update(small).digest('hex') });
+    assert.deepEqual(await readAll(await store().get('t/one/small')), small);
+  });
+
+  it('streams a ~20 MB body through put and get without holding it in one Buffer', async () => {
+    const expected = sha256OfChunks(generatedChunks(20 * MIB + 12345));
+    const result = await store().put('t/one/large', Readable.from(generatedChunks(20 * MIB + 12345)));
+    assert.deepEqual(result, expected);
+    assert.deepEqual(await sha256OfStream(await store().get('t/one/large')), expected);
+    assert.equal((await store().head('t/one/large'))?.size, expected.size);
+  });
+
+  it('returns exactly the requested byte range, inclusive of its end', async () => {
+    await store().put('t/range/small', small);
+    assert.deepEqual(await readAll(await store().get('t/range/small', { start: 100, end: 199 })), small.subarray(100, 200));
+    assert.deepEqual(await readAll(await store().get('t/range/small', { start: 900 })), small.subarray(900));
+    assert.deepEqual(await readAll(await store().get('t/range/small', { start: 999, end: 999 })), small.subarray(999));
+    assert.deepEqual(await readAll(await store().get('t/range/small', { start: 990, end: 5000 })), small.subarray(990));
+  });
+
+  it('serves a range spanning the boundary between uploaded parts', async () => {
+    const total = 12 * MIB;
+    await store().put('t/range/large', Readable.from(generatedChunks(total)));
+    const start = 5 * MIB - 10;
+    const end = 8 * MIB + 10;
+    const expected = Buffer.concat([...generatedChunks(total)]).subarray(start, end + 1);
+    assert.deepEqual(await readAll(await store().get('t/range/large', { start, end })), expected);
+  });
+
+  it('rejects a range that starts past the end', async () => {
+    await store().put('t/range/short', small);
+    await assert.rejects(store().get('t/range/short', { start: small.length }), BlobRangeNotSatisfiableError);
+  });
+
+  it('reports size with head, and undefined when missing', async () => {
+    await store().put('t/head/present', small);
+    assert.equal((await store().head('t/head/present'))?.size, small.length);
+    assert.equal(await store().head('t/head/absent'), undefined);
+  });
+
+  it('rejects get of a missing key with BlobNotFoundError', async () => {
+    await assert.rejects(store().get('t/missing/blob'), BlobNotFoundError);
+    await assert.rejects(store().get('t/missing/blob', { start: 0, end: 10 }), BlobNotFoundError);
+  });
+
+  it('overwrites an existing key', async () => {
+    await store().put('t/overwrite/blob', Buffer.from('first version'));
+    await store().put('t/overwrite/blob', Buffer.from('second'));
+    assert.equal((await readAll(await store().get('t/overwrite/blob'))).toString(), 'second');
+  });
+
+  it('deletes, and deleting a missing key succeeds', async () => {
+    await store().put('t/delete/blob', small);
+    await store().delete('t/delete/blob');
+    assert.equal(await store().head('t/delete/blob'), undefined);
+    await assert.rejects(store().get('t/delete/blob'), BlobNotFoundError);
+    await store().delete('t/delete/blob');
+    await store().delete('t/delete/never-existed');
+  });
+
+  it('lists exactly the keys under a prefix', async () => {
+    const keys = ['list/a/1', 'list/a/2', 'list/a/3', 'list/a/deep/4', 'list/ab/5', 'list/b/6', 'list/b/7'];
+    for (const [index, key] of keys.entries()) await store().put(key, Buffer.alloc(index + 1));
+    const listed = async (prefix: string) =>
+      (await collect(store().list(prefix))).sort((x, y) => (x.key < y.key ? -1 : 1));
+
+    assert.deepEqual(await listed('list/a/'), [
+      { key: 'list/a/1', size: 1 },
+      { key: 'list/a/2', size: 2 },
+      { key: 'list/a/3', size: 3 },
+      { key: 'list/a/deep/4', size: 4 },
+    ]);
+    assert.deepEqual((await listed('list/b/')).map((entry) => entry.key), ['list/b/6', 'list/b/7']);
+    assert.deepEqual((await listed('list/a')).map((entry) => entry.key),
+      ['list/a/1', 'list/a/2', 'list/a/3', 'list/a/deep/4', 'list/ab/5']);
+    assert.deepEqual((await listed('list/')).map((entry) => entry.key), keys);
+    assert.deepEqual(await listed('list/nothing/'), []);
+  });
+
+  it('rejects keys that could escape the storage root', async () => {
+    for (const key of ['../escape', 't/../../escape', 'a/..', '/absolute', 'with space', 'back\\slash', 'a//b', 'a/./b', 'trailing/', '']) {
+      await assert.rejects(store().put(key, small), InvalidBlobKeyError, `put ${JSON.stringify(key)}`);
+      await assert.rejects(store().get(key), InvalidBlobKeyError, `get ${JSON.stringify(key)}`);
+      await assert.rejects(store().head(key), InvalidBlobKeyError, `head ${JSON.stringify(key)}`);
+      await assert.rejects(store().delete(key), InvalidBlobKeyError, `delete ${JSON.stringify(key)}`);
+    }
+    await assert.rejects(collect(store().list('../')), InvalidBlobKeyError);
+    await assert.rejects(collect(store().list('/t')), InvalidBlobKeyError);
+  });
+
+  it('stores nothing when the source stream fails half-way', async () => {
+    // Larger than one upload part, so S3 has already started a multipart upload when it fails.
+    await assert.rejects(store().put('t/broken/blob', failingSource(6 * MIB)), /client went away/);
+    assert.equal(await store().head('t/broken/blob'), undefined);
+    assert.deepEqual(await collect(store().list('t/broken/')), []);
+  });
+}
+
+describe('blob storage', () => {
+  describe('file-system store', () => {
+    let root: string;
+    let store: FsBlobStore;
+
+    before(() => {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-blobs-'));
+      store = new FsBlobStore(path.join(root, 'blobs'));
+    });
+    after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    behavesLikeABlobStore(() => store);
+
+    it('leaves no temporary file behind when the source stream fails', async () => {
+      await store.put('t/interrupted/kept', Buffer.from('a complete blob'));
+      await assert.rejects(store.put('t/interrupted/lost', failingSource(3 * MIB)), /client went away/);
+      assert.deepEqual(fs.readdirSync(path.join(root, 'blobs', 't', 'interrupted')), ['kept']);
+    });
+
+    it('is what createBlobStore builds for BLOB_STORE=fs, under <dataDir>/blobs', async () => {
+      const config = loadConfig({ DATA_DIR: root });
+      const created = createBlobStore(config);
+      assert.ok(created instanceof FsBlobStore);
+      await created.put('t/factory/blob', Buffer.from('x'));
+      assert.ok(fs.existsSync(path.join(root, 'blobs', 't', 'factory', 'blob')));
+    });
+  });
+
+  describe('S3 store (s3rver)', () => {
+    const bucket = 'cusp-test-blobs';
+    let directory: string;
+    let server: Awaited<ReturnType<typeof startS3rver>>;
+    let client: S3Client;
+    let store: S3BlobStore;
+
+    before(async () => {
+      directory = fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-s3rver-'));
+      server = await startS3rver(directory);
+      const config = loadConfig({
+        BLOB_STORE: 's3',
+        S3_BUCKET: bucket,
+        S3_ENDPOINT: `http://127.0.0.1:${server.port}`,
+        S3_REGION: 'us-east-1',
+        S3_FORCE_PATH_STYLE: 'true',
+      });
+      assert.ok(config.s3);
+      client = createS3Client(config.s3, { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      // Small pages force the listing to follow continuation tokens; 5 MiB is S3's smallest part.
+      store = new S3BlobStore({ client, bucket, pageSize: 2, partSize: 5 * MIB });
+    });
+    after(async () => {
+      client?.destroy();
+      await server?.stop();
+      fs.rmSync(directory, { recursive: true, force: true });
+    });
+
+    behavesLikeABlobStore(() => store);
+
+    it('keeps the content type given to put', async () => {
+      await store.put('t/typed/blob', Buffer.from('DICM'), { contentType: 'application/dicom' });
+      assert.equal((await store.head('t/typed/blob'))?.contentType, 'application/dicom');
+    });
+  });
+});
