@@ -27,7 +27,7 @@ export interface RefOptions {
 }
 
 /** A uuid column referencing a tenant-scoped table, enforced to stay inside the tenant. */
-export function tenantRef(table: Knex.CreateTableBuilder, column: string, target: string, options: RefOptions = {}): void {
+export function tenantRef(table: Knex.TableBuilder, column: string, target: string, options: RefOptions = {}): void {
   const col = table.uuid(column);
   if (options.nullable === false) col.notNullable();
   const fk = table.foreign(['tenant_id', column]).references(['tenant_id', 'id']).inTable(target);
@@ -36,7 +36,7 @@ export function tenantRef(table: Knex.CreateTableBuilder, column: string, target
 }
 
 /** A uuid column referencing a global (not tenant-scoped) table. */
-export function globalRef(table: Knex.CreateTableBuilder, column: string, target: string, options: RefOptions = {}): void {
+export function globalRef(table: Knex.TableBuilder, column: string, target: string, options: RefOptions = {}): void {
   const col = table.uuid(column);
   if (options.nullable === false) col.notNullable();
   const fk = table.foreign(column).references('id').inTable(target);
@@ -108,4 +108,46 @@ export async function enableTenantIsolation(knex: Knex, name: string, column = '
 /** Drops tables in reverse order of creation (for `down`). */
 export async function dropTables(knex: Knex, names: string[]): Promise<void> {
   for (const name of [...names].reverse()) await knex.schema.dropTableIfExists(name);
+}
+
+/**
+ * Row-level security for a table whose rows are either global (tenant_id null, shared by all
+ * tenants) or owned by one tenant: cusp_app reads global rows and its own, writes only its own;
+ * cusp_platform has full access. Used by roles, role_permissions and ai_model_deployments.
+ */
+export async function enableSharedTenantIsolation(knex: Knex, name: string): Promise<void> {
+  await knex.raw(`alter table ${name} enable row level security`);
+  await knex.raw(`alter table ${name} force row level security`);
+  await knex.raw(`create policy ${name}_tenant_read on ${name} for select to ${TENANT_ROLE}
+    using (tenant_id is null or tenant_id = cusp_tenant_id())`);
+  await knex.raw(`create policy ${name}_tenant_insert on ${name} for insert to ${TENANT_ROLE}
+    with check (tenant_id = cusp_tenant_id())`);
+  await knex.raw(`create policy ${name}_tenant_update on ${name} for update to ${TENANT_ROLE}
+    using (tenant_id = cusp_tenant_id()) with check (tenant_id = cusp_tenant_id())`);
+  await knex.raw(`create policy ${name}_tenant_delete on ${name} for delete to ${TENANT_ROLE}
+    using (tenant_id = cusp_tenant_id())`);
+  await knex.raw(`create policy ${name}_platform_access on ${name} to ${PLATFORM_ROLE} using (true) with check (true)`);
+  await knex.raw(`grant select, insert, update, delete on ${name} to ${TENANT_ROLE}, ${PLATFORM_ROLE}`);
+}
+
+/**
+ * A uuid column that may point at rows of several tables (the table is named by a companion
+ * *_type column), so it cannot carry a foreign key: it is indexed (after tenant_id on
+ * tenant-scoped tables) and commented with the reason.
+ */
+export function polymorphicId(table: Knex.TableBuilder, column: string, why: string,
+  options: { nullable?: boolean; tenantScoped?: boolean } = {}): void {
+  const col = table.uuid(column).comment(`no foreign key: ${why}`);
+  if (options.nullable === false) col.notNullable();
+  table.index(options.tenantScoped === false ? [column] : ['tenant_id', column]);
+}
+
+/** Money: numeric(12,2). */
+export function money(table: Knex.TableBuilder, column: string): Knex.ColumnBuilder {
+  return table.decimal(column, 12, 2);
+}
+
+/** A probability or model confidence in [0, 1]: numeric(5,4) with a CHECK. */
+export function confidence(table: Knex.TableBuilder, column: string): Knex.ColumnBuilder {
+  return table.decimal(column, 5, 4).checkBetween([0, 1]);
 }
