@@ -7,7 +7,10 @@ const shutdown = (signal: string) => {
   running.services.logger.info({ signal }, 'shutting down');
   const force = setTimeout(() => process.exit(1), 30_000);
   force.unref();
-  running.stop().then(() => process.exit(0), (error) => {
+  running.stop().then(() => {
+    running.services.logger.info('shutdown complete');
+    process.exit(0);
+  }, (error) => {
     running.services.logger.error({ err: error }, 'shutdown failed');
     process.exit(1);
   });
