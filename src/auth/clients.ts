@@ -28,6 +28,10 @@ export interface ClientPolicy {
 
 const CACHE_TTL_MS = 10_000;
 
+export function policyOf(client: ApiClient): ClientPolicy {
+  return { client, allowlist: client.ip_allowlist?.length ? compileAllowlist(client.ip_allowlist) : undefined };
+}
+
 export class ClientRegistry {
   private readonly cache = new Map<string, { policy: Promise<ClientPolicy | undefined>; expires: number }>();
 
@@ -42,8 +46,8 @@ export class ClientRegistry {
     const now = Date.now();
     const hit = this.cache.get(id);
     if (hit && hit.expires > now) return hit.policy;
-    const policy = this.db.platform((trx) => trx<ApiClient>('api_clients').where({ id }).first()).then((client) =>
-      client ? { client, allowlist: client.ip_allowlist?.length ? compileAllowlist(client.ip_allowlist) : undefined } : undefined);
+    const policy = this.db.platform((trx) => trx<ApiClient>('api_clients').where({ id }).first())
+      .then((client) => (client ? policyOf(client) : undefined));
     this.cache.set(id, { policy, expires: now + CACHE_TTL_MS });
     policy.catch(() => this.cache.delete(id));
     return policy;

@@ -6,14 +6,13 @@ import { auditSource } from '../http/context.ts';
 import { OAuthError } from '../http/errors.ts';
 import type { AccessTokenService } from './access-tokens.ts';
 import type { ClientAuthenticator } from './client-authentication.ts';
-import type { ApiClient, ClientRegistry } from './clients.ts';
+import { policyOf, type ApiClient } from './clients.ts';
 import { isAllowed } from './ip-allowlist.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { grantableScopes } from './scopes.ts';
 
 export interface TokenEndpointDeps {
   authenticator: ClientAuthenticator;
-  clients: ClientRegistry;
   tokens: AccessTokenService;
   rateLimiter: RateLimiter;
   audit: AuditLog;
@@ -64,8 +63,8 @@ async function grantToken(req: Request, deps: TokenEndpointDeps) {
   }
   const { client, method } = await deps.authenticator.authenticate(req);
 
-  const policy = await deps.clients.policy(client.id);
-  if (policy?.allowlist && !isAllowed(policy.allowlist, req.ip ?? '')) {
+  const { allowlist } = policyOf(client);
+  if (allowlist && !isAllowed(allowlist, req.ip ?? '')) {
     throw fail(403, 'access_denied', 'requests from this address are not allowed for this client', client);
   }
   const decision = deps.rateLimiter.take(client.id, client.rate_limit_per_minute ?? deps.defaultRateLimitPerMinute);
