@@ -151,3 +151,27 @@ export function money(table: Knex.TableBuilder, column: string): Knex.ColumnBuil
 export function confidence(table: Knex.TableBuilder, column: string): Knex.ColumnBuilder {
   return table.decimal(column, 5, 4).checkBetween([0, 1]);
 }
+
+export interface ResourceHistory {
+  /** The table whose rows are the resources. */
+  table: string;
+  resourceType: string;
+  /** Tables whose rows belong to one resource, by the column that points at it. */
+  children?: { table: string; foreignKey: string }[];
+}
+
+/**
+ * Versions of a FHIR resource type (see 009_fhir_resource_versions.ts): the resource's table
+ * records a snapshot at each commit, its children's changes bump it, and a residual column
+ * keeps the elements of written resources that have no column.
+ */
+export async function enableResourceHistory(knex: Knex, { table, resourceType, children = [] }: ResourceHistory): Promise<void> {
+  await knex.raw(`alter table ${table} add column fhir_residual jsonb`);
+  const args = [resourceType, ...children.map((c) => `${c.table}:${c.foreignKey}`)].map((a) => `'${a}'`).join(', ');
+  await knex.raw(`create constraint trigger ${table}_record_version after insert or update or delete on ${table}
+    deferrable initially deferred for each row execute function cusp_record_version(${args})`);
+  for (const child of children) {
+    await knex.raw(`create trigger ${child.table}_touch_${table} after insert or update or delete on ${child.table}
+      for each row execute function cusp_touch_parent('${table}', '${child.foreignKey}')`);
+  }
+}
