@@ -66,6 +66,8 @@ export async function up(knex: Knex): Promise<void> {
     t.jsonb('jwks');
     t.text('jwks_uri');
     t.enu('status', ['ACTIVE', 'DISABLED']).notNullable().defaultTo('ACTIVE');
+    // The platform tables below refer to a client by id alone.
+    t.unique(['id']);
   }, { timestamps: true });
 
   // DIMSE peers (imaging devices, PACS) a tenant accepts associations from and sends to.

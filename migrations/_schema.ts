@@ -70,16 +70,19 @@ async function addTriggers(knex: Knex, name: string, options: TableOptions): Pro
   }
 }
 
-/** A table that belongs to one tenant: tenant_id, RLS for cusp_app, full access for cusp_platform. */
+/**
+ * A table that belongs to one tenant: tenant_id, RLS for cusp_app, full access for cusp_platform.
+ * The primary key is (tenant_id, id): an id is unique within its tenant only, so one tenant can
+ * never learn from a key collision that another holds an id (and the key shards by tenant).
+ */
 export async function createTenantTable(knex: Knex, name: string, build: Build, options: TableOptions = {}): Promise<void> {
   await knex.schema.createTable(name, (table) => {
-    table.uuid('id').primary().defaultTo(knex.raw('gen_random_uuid()'));
+    table.uuid('id').notNullable().defaultTo(knex.raw('gen_random_uuid()'));
     table.uuid('tenant_id').notNullable().references('id').inTable('tenants');
     build(table);
     addStandardColumns(knex, table, options);
-    table.unique(['tenant_id', 'id'], { indexName: `${name}_tenant_id_id_key` });
+    table.primary(['tenant_id', 'id'], { constraintName: `${name}_pkey` });
   });
-  await knex.raw(`create index ${name}_tenant_id_idx on ${name} (tenant_id)`);
   await enableTenantIsolation(knex, name);
   await addTriggers(knex, name, options);
 }
