@@ -14,7 +14,7 @@ import { PLATFORM_ROLE, TENANT_ROLE } from './_schema.ts';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('resource_versions', (t) => {
-    t.bigIncrements('seq').primary().comment('order in which versions were recorded');
+    t.bigIncrements('seq', { primaryKey: false }).comment('order in which versions were recorded');
     t.uuid('tenant_id').notNullable().references('id').inTable('tenants');
     t.text('resource_type').notNullable();
     t.uuid('resource_id').notNullable();
@@ -22,6 +22,7 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('last_updated', { useTz: true }).notNullable();
     t.enu('operation', ['create', 'update', 'delete']).notNullable();
     t.jsonb('snapshot').comment('the rows of the resource at this version: the main row, children under "_children"; null for delete');
+    t.primary(['tenant_id', 'seq']);
     t.unique(['tenant_id', 'resource_type', 'resource_id', 'version_id']);
   });
   await knex.raw('create index resource_versions_tenant_time_idx on resource_versions (tenant_id, last_updated)');
@@ -59,16 +60,13 @@ export async function up(knex: Knex): Promise<void> {
   // Arguments: parent table, foreign key column in the child.
   await knex.raw(`create function cusp_touch_parent() returns trigger language plpgsql as $$
     declare
-      parent_id uuid;
+      touch text := format('update %I set version_id = version_id where tenant_id = $1 and id = $2', tg_argv[0]);
     begin
-      if tg_op = 'DELETE' then
-        parent_id := (to_jsonb(old) ->> tg_argv[1])::uuid;
-      else
-        parent_id := (to_jsonb(new) ->> tg_argv[1])::uuid;
+      if tg_op in ('UPDATE', 'DELETE') then
+        execute touch using old.tenant_id, (to_jsonb(old) ->> tg_argv[1])::uuid;
       end if;
-      execute format('update %I set version_id = version_id where id = $1', tg_argv[0]) using parent_id;
-      if tg_op = 'UPDATE' and (to_jsonb(old) ->> tg_argv[1]) is distinct from (to_jsonb(new) ->> tg_argv[1]) then
-        execute format('update %I set version_id = version_id where id = $1', tg_argv[0]) using (to_jsonb(old) ->> tg_argv[1])::uuid;
+      if tg_op = 'INSERT' or (tg_op = 'UPDATE' and (to_jsonb(old) ->> tg_argv[1]) is distinct from (to_jsonb(new) ->> tg_argv[1])) then
+        execute touch using new.tenant_id, (to_jsonb(new) ->> tg_argv[1])::uuid;
       end if;
       return null;
     end
@@ -76,7 +74,7 @@ export async function up(knex: Knex): Promise<void> {
 
   // The rows of one resource as JSON: the main row, and under "_children" the rows of each
   // "child_table:foreign_key". Used by the history trigger and by the FHIR engine.
-  await knex.raw(`create function cusp_resource_snapshot(main_table text, resource_id uuid, children text[]) returns jsonb
+  await knex.raw(`create function cusp_resource_snapshot(main_table text, tenant uuid, resource_id uuid, children text[]) returns jsonb
     language plpgsql stable as $$
     declare
       snapshot jsonb;
@@ -84,14 +82,14 @@ export async function up(knex: Knex): Promise<void> {
       child_rows jsonb;
       child text;
     begin
-      execute format('select to_jsonb(r) from %I r where r.id = $1', main_table) into snapshot using resource_id;
+      execute format('select to_jsonb(r) from %I r where r.tenant_id = $1 and r.id = $2', main_table) into snapshot using tenant, resource_id;
       if snapshot is null then
         return null;
       end if;
       foreach child in array children loop
-        execute format('select coalesce(jsonb_agg(to_jsonb(c) order by c.id), ''[]'') from %I c where c.%I = $1',
+        execute format('select coalesce(jsonb_agg(to_jsonb(c) order by c.id), ''[]'') from %I c where c.tenant_id = $1 and c.%I = $2',
                        split_part(child, ':', 1), split_part(child, ':', 2))
-          into child_rows using resource_id;
+          into child_rows using tenant, resource_id;
         grouped := grouped || jsonb_build_object(split_part(child, ':', 1), child_rows);
       end loop;
       return snapshot || jsonb_build_object('_children', grouped);
@@ -111,7 +109,7 @@ export async function up(knex: Knex): Promise<void> {
         return null;
       end if;
       -- Deferred to commit: record the resource as the transaction leaves it.
-      snapshot := cusp_resource_snapshot(tg_table_name, new.id, tg_argv[1:]);
+      snapshot := cusp_resource_snapshot(tg_table_name, new.tenant_id, new.id, tg_argv[1:]);
       if snapshot is null then
         return null; -- deleted later in the same transaction; its delete event records that
       end if;
@@ -128,7 +126,7 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw('drop function if exists cusp_record_version() cascade');
-  await knex.raw('drop function if exists cusp_resource_snapshot(text, uuid, text[])');
+  await knex.raw('drop function if exists cusp_resource_snapshot(text, uuid, uuid, text[])');
   await knex.raw('drop function if exists cusp_touch_parent() cascade');
   const { rows } = await knex.raw<{ rows: { table_name: string }[] }>(`
     select table_name from information_schema.columns where table_schema = current_schema() and column_name = 'version_txid'`);

@@ -40,7 +40,8 @@ export function createApp(services: Services): express.Express {
   app.get('/auth/jwks.json', (_req, res) => {
     res.json(tokens.jwks());
   });
-  app.use('/fhir', rememberMount, fhirRouter({ baseUrl: config.publicBaseUrl, version, authenticate }));
+  const fhirServices = { db, store: services.fhirStore, audit: services.audit, baseUrl: `${config.publicBaseUrl}/fhir` };
+  app.use('/fhir', rememberMount, fhirRouter({ services: fhirServices, version, publicBaseUrl: config.publicBaseUrl, authenticate }));
   app.use('/dicomweb', rememberMount, dicomwebRouter({ authenticate }));
   app.use('/admin', rememberMount, authenticate, requireAdmin, adminRoutes(services.admin, clients));
 

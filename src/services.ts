@@ -8,6 +8,8 @@ import { ClientRegistry } from './auth/clients.ts';
 import { RateLimiter } from './auth/rate-limit.ts';
 import { AdminService } from './admin/service.ts';
 import { createBlobStore, type BlobStore } from './blob/index.ts';
+import { MAPPINGS } from './fhir/mappings/index.ts';
+import { ResourceStore } from './fhir/resource-store.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 
@@ -23,6 +25,7 @@ export interface Services {
   rateLimiter: RateLimiter;
   admin: AdminService;
   blobs: BlobStore;
+  fhirStore: ResourceStore;
 }
 
 export async function createServices(config: Config, overrides: { logger?: Logger } = {}): Promise<Services> {
@@ -41,6 +44,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     authenticator: new ClientAuthenticator(db, clients, `${config.publicBaseUrl}/auth/token`),
     admin: new AdminService(db, audit),
     blobs: createBlobStore(config),
+    fhirStore: new ResourceStore(MAPPINGS),
   };
 }
 

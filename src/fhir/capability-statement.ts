@@ -1,13 +1,38 @@
 // GET /fhir/metadata — the CapabilityStatement (https://hl7.org/fhir/R4/capabilitystatement.html),
-// generated from what the server actually serves.
+// generated from the routes actually mounted and the mappings actually registered.
+import type { AnyMapping } from './mapping.ts';
+import { FHIR_ROUTES, isSystemLevel } from './routes.ts';
+
 export interface CapabilityOptions {
   baseUrl: string;
   version: string;
-  /** One entry per served resource type, added as mappings are registered. */
-  resources: object[];
+  mappings: Iterable<AnyMapping>;
 }
 
-export function capabilityStatement({ baseUrl, version, resources }: CapabilityOptions) {
+// Search parameters are published only once search is routed: nothing is listed that does not work.
+const searchable = FHIR_ROUTES.some((r) => r.interaction === 'search-type');
+
+function resourceCapability(mapping: AnyMapping) {
+  return {
+    type: mapping.type,
+    interaction: FHIR_ROUTES.filter((r) => !isSystemLevel(r)).map((r) => ({ code: r.interaction })),
+    versioning: 'versioned',
+    readHistory: true,
+    updateCreate: true,
+    conditionalCreate: false,
+    conditionalRead: 'modified-since',
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    searchParam: !searchable ? [] : Object.entries(mapping.search).map(([name, declaration]) => ({
+      name,
+      definition: `http://hl7.org/fhir/SearchParameter/${mapping.type}-${name}`,
+      type: declaration.type,
+      documentation: declaration.description,
+    })),
+  };
+}
+
+export function capabilityStatement({ baseUrl, version, mappings }: CapabilityOptions) {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -16,7 +41,7 @@ export function capabilityStatement({ baseUrl, version, resources }: CapabilityO
     software: { name: 'Cusp', version },
     implementation: { description: 'Cusp FHIR R4 server for dental organisations', url: `${baseUrl}/fhir` },
     fhirVersion: '4.0.1',
-    format: ['application/fhir+json'],
+    format: ['application/fhir+json', 'json'],
     rest: [{
       mode: 'server',
       security: {
@@ -29,7 +54,8 @@ export function capabilityStatement({ baseUrl, version, resources }: CapabilityO
           extension: [{ url: 'token', valueUri: `${baseUrl}/auth/token` }],
         }],
       },
-      resource: resources,
+      resource: [...mappings].map(resourceCapability),
+      interaction: FHIR_ROUTES.filter(isSystemLevel).map((r) => ({ code: r.interaction })),
     }],
   };
 }

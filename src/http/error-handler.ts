@@ -36,7 +36,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    res.status(httpError.status).set(httpError.headers).type(contentTypeFor(req.path))
-      .send(JSON.stringify(operationOutcome(httpError.status >= 500 ? 'fatal' : 'error', httpError.code, httpError.message, httpError.expression)));
+    const outcome = httpError.issues.length > 0
+      ? { resourceType: 'OperationOutcome', issue: httpError.issues }
+      : operationOutcome(httpError.status >= 500 ? 'fatal' : 'error', httpError.code, httpError.message, httpError.expression);
+    res.status(httpError.status).set(httpError.headers).type(contentTypeFor(req.path)).send(JSON.stringify(outcome));
   };
 }

@@ -7,6 +7,13 @@ export type IssueCode =
   | 'not-found' | 'deleted' | 'not-supported' | 'conflict' | 'duplicate' | 'throttled'
   | 'exception' | 'processing' | 'too-costly' | 'incomplete';
 
+export interface Issue {
+  severity: 'fatal' | 'error' | 'warning' | 'information';
+  code: IssueCode;
+  diagnostics: string;
+  expression?: string[];
+}
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -14,6 +21,8 @@ export class HttpError extends Error {
     message: string,
     readonly headers: Record<string, string> = {},
     readonly expression?: string[],
+    /** Further issues, when one error has several causes (e.g. every schema violation of a resource). */
+    readonly issues: Issue[] = [],
   ) {
     super(message);
   }
@@ -28,6 +37,12 @@ export const unauthorized = (message: string, error: 'invalid_request' | 'invali
 export const forbidden = (message: string) => new HttpError(403, 'forbidden', message);
 export const notFound = (message: string) => new HttpError(404, 'not-found', message);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
+export const gone = (message: string) => new HttpError(410, 'deleted', message);
+export const preconditionFailed = (message: string) => new HttpError(412, 'conflict', message);
+export const unprocessable = (message: string, expression?: string) =>
+  new HttpError(422, 'processing', message, {}, expression ? [expression] : undefined);
+export const notAcceptable = (message: string) => new HttpError(406, 'not-supported', message);
+export const unsupportedMediaType = (message: string) => new HttpError(415, 'not-supported', message);
 export const tooManyRequests = (retryAfterSeconds: number) =>
   new HttpError(429, 'throttled', `rate limit exceeded; retry after ${retryAfterSeconds} s`, {
     'Retry-After': String(retryAfterSeconds),

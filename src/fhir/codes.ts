@@ -1,0 +1,29 @@
+// Explicit correspondences between FHIR codes and the schema's enum values. A FHIR code with no
+// correspondence is refused with 422 naming the element — never stored as something else.
+import { unprocessable } from '../http/errors.ts';
+
+export interface CodeTable<Column extends string = string> {
+  /** The column value for a FHIR code; 422 naming `element` when there is none. */
+  toColumn(code: string, element: string): Column;
+  /** The FHIR code for a column value, undefined for values FHIR has no code for. */
+  toCode(column: unknown): string | undefined;
+  readonly codes: string[];
+}
+
+export function codeTable<Column extends string>(fhirToColumn: Record<string, Column>): CodeTable<Column> {
+  const columnToFhir = new Map<string, string>();
+  for (const [code, column] of Object.entries(fhirToColumn)) if (!columnToFhir.has(column)) columnToFhir.set(column, code);
+  return {
+    codes: Object.keys(fhirToColumn),
+    toColumn(code, element) {
+      const column = fhirToColumn[code];
+      if (column === undefined) {
+        throw unprocessable(`${element}: "${code}" has no mapping; supported codes are ${Object.keys(fhirToColumn).join(', ')}`, element);
+      }
+      return column;
+    },
+    toCode(column) {
+      return typeof column === 'string' ? columnToFhir.get(column) : undefined;
+    },
+  };
+}
