@@ -59,7 +59,7 @@ export function versionHeaders(version: StoredVersion, baseUrl: string): Record<
 type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
 export function returnPreference(req: Request): ReturnPreference {
-  const match = /(?:^|[,;\s])return=(minimal|representation|fhir4.OperationOutcome)/.exec(req.get('prefer') ?? '');
+  const match = /(?:^|[,;\s])return=(minimal|representation|OperationOutcome)/.exec(req.get('prefer') ?? '');
   return (match?.[1] as ReturnPreference | undefined) ?? 'representation';
 }
 
