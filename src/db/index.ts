@@ -16,6 +16,8 @@ export const PLATFORM_ROLE = 'cusp_platform';
 // BIGINT counts and NUMERIC money arrive as strings by default; keep exact values as strings,
 // but parse int8 (counts, sizes) since they never exceed 2^53 here.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+// A calendar date is not an instant: keep 'YYYY-MM-DD' rather than a Date at local midnight.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);

@@ -2,6 +2,7 @@
 // generated from the routes actually mounted and the mappings actually registered.
 import type { AnyMapping } from './mapping.ts';
 import { FHIR_ROUTES, isSystemLevel } from './routes.ts';
+import { declarationsOf } from './search/compile.ts';
 
 export interface CapabilityOptions {
   baseUrl: string;
@@ -15,7 +16,7 @@ const searchable = FHIR_ROUTES.some((r) => r.interaction === 'search-type');
 function resourceCapability(mapping: AnyMapping) {
   return {
     type: mapping.type,
-    interaction: FHIR_ROUTES.filter((r) => !isSystemLevel(r)).map((r) => ({ code: r.interaction })),
+    interaction: [...new Set(FHIR_ROUTES.filter((r) => !isSystemLevel(r)).map((r) => r.interaction))].map((code) => ({ code })),
     versioning: 'versioned',
     readHistory: true,
     updateCreate: true,
@@ -23,9 +24,10 @@ function resourceCapability(mapping: AnyMapping) {
     conditionalRead: 'modified-since',
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
-    searchParam: !searchable ? [] : Object.entries(mapping.search).map(([name, declaration]) => ({
+    searchParam: !searchable ? [] : Object.entries(declarationsOf(mapping)).map(([name, declaration]) => ({
       name,
-      definition: `http://hl7.org/fhir/SearchParameter/${mapping.type}-${name}`,
+      definition: name.startsWith('_') ? `http://hl7.org/fhir/SearchParameter/Resource${name.replace('_', '-')}`
+        : `http://hl7.org/fhir/SearchParameter/${mapping.type}-${name}`,
       type: declaration.type,
       documentation: declaration.description,
     })),

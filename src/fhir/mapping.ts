@@ -67,3 +67,13 @@ function isEmpty(value: unknown): boolean {
   if (Array.isArray(value)) return value.length === 0;
   return typeof value === 'object' && value !== null && Object.keys(value).length === 0;
 }
+
+/**
+ * A FHIR date (YYYY, YYYY-MM or YYYY-MM-DD) for a date column: a partial date is stored as its
+ * first day; the residual keeps the precision the client wrote.
+ */
+export function calendarDate(value: string | undefined): string | null {
+  if (!value) return null;
+  const [year, month = '01', day = '01'] = value.slice(0, 10).split('-');
+  return `${year}-${month}-${day}`;
+}

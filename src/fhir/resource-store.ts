@@ -29,7 +29,7 @@ export interface WriteContext {
   actorId: string;
 }
 
-interface VersionRow {
+export interface VersionRow {
   tenant_id?: string;
   resource_type: string;
   resource_id: string;
@@ -207,7 +207,8 @@ export class ResourceStore {
     return applyResidual(rendered, residual);
   }
 
-  private render(row: VersionRow): StoredVersion {
+  /** A stored version as the API shows it (also used by search, which selects the same rows). */
+  render(row: VersionRow): StoredVersion {
     const versionId = String(row.version_id);
     const lastUpdated = new Date(row.last_updated).toISOString();
     const stored: StoredVersion = {

@@ -16,7 +16,10 @@ const RESOURCE_TYPE = /^[A-Z][A-Za-z]+$/;
 
 /** The route's path parameters (none of the FHIR routes has a wildcard, so each is one string). */
 const paramsOf = (req: Request) => req.params as FhirRequest['params'];
-const bodyParser = express.json({ type: [FHIR_JSON, 'application/json', 'application/json+fhir'], limit: '20mb' });
+const bodyParsers = [
+  express.json({ type: [FHIR_JSON, 'application/json', 'application/json+fhir'], limit: '20mb' }),
+  express.urlencoded({ extended: false, limit: '1mb' }), // POST _search
+];
 
 /** The SMART permission of a request outside the route table, from its method and path shape. */
 function interactionOf(req: Request): Interaction {
@@ -88,7 +91,7 @@ export function fhirRouter(options: { services: FhirServices; version: string; p
   router.use(options.authenticate);
   for (const route of FHIR_ROUTES) {
     const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
-    const handlers: RequestHandler[] = route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH' ? [bodyParser] : [];
+    const handlers: RequestHandler[] = route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH' ? bodyParsers : [];
     router[method](route.path, ...handlers, handle(route, services));
   }
   // Interactions not (yet) served: the scope is still checked, then 404.

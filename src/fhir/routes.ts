@@ -7,6 +7,7 @@ import type { InteractionHandler } from './interactions/context.ts';
 import { remove } from './interactions/delete.ts';
 import { historyInstance, historySystem, historyType } from './interactions/history.ts';
 import { read } from './interactions/read.ts';
+import { searchType } from './interactions/search.ts';
 import { update } from './interactions/update.ts';
 import { vread } from './interactions/vread.ts';
 
@@ -35,6 +36,8 @@ export const FHIR_ROUTES: FhirRoute[] = [
   route('GET', '/:type/:id/_history/:vid', vread, 'vread', 'read'),
   route('GET', '/:type/:id/_history', historyInstance, 'history-instance', 'read'),
   route('GET', '/:type/:id', read, 'read', 'read'),
+  route('GET', '/:type', searchType, 'search-type', 'search'),
+  route('POST', '/:type/_search', searchType, 'search-type', 'search'),
   route('POST', '/:type', create, 'create', 'create', true),
   route('PUT', '/:type/:id', update, 'update', 'update', true),
   route('DELETE', '/:type/:id', remove, 'delete', 'delete', true),

@@ -2,7 +2,7 @@
 // telecom comes from the contact columns, communication from preferred_language, deceased and
 // active from status.
 import { codeTable } from '../codes.ts';
-import { compact, defineMapping, type ResourceContent, type Row } from '../mapping.ts';
+import { calendarDate, compact, defineMapping, type ResourceContent, type Row } from '../mapping.ts';
 import { dateParam, stringParam, tokenParam } from '../search/declarations.ts';
 
 const V2_IDENTIFIER_TYPE = 'http://terminology.hl7.org/CodeSystem/v2-0203';
@@ -48,8 +48,8 @@ function addressToRow(address: fhir4.Address, index: number): Row {
     state: address.state ?? null,
     postal_code: address.postalCode ?? null,
     country: address.country ?? null,
-    period_start: address.period?.start?.slice(0, 10) ?? null,
-    period_end: address.period?.end?.slice(0, 10) ?? null,
+    period_start: calendarDate(address.period?.start),
+    period_end: calendarDate(address.period?.end),
   };
 }
 
@@ -94,7 +94,7 @@ export const patientMapping = defineMapping<fhir4.Patient>({
       row: {
         first_name: name?.given?.[0] ?? null,
         last_name: name?.family ?? null,
-        dob: patient.birthDate ?? null,
+        dob: calendarDate(patient.birthDate),
         sex_at_birth: patient.gender ? GENDER.toColumn(patient.gender, 'Patient.gender') : null,
         ...telecomColumns(patient.telecom),
         preferred_language: language?.coding?.find((c) => c.system === BCP47)?.code ?? null,
@@ -135,7 +135,7 @@ export const patientMapping = defineMapping<fhir4.Patient>({
     name: stringParam({ expression: 'Patient.name', description: 'A portion of the given or family name' }, 'first_name', 'last_name'),
     family: stringParam({ expression: 'Patient.name.family', description: 'A portion of the family name' }, 'last_name'),
     given: stringParam({ expression: 'Patient.name.given', description: 'A portion of the given name' }, 'first_name'),
-    birthdate: dateParam({ expression: 'Patient.birthDate', description: 'The date of birth' }, 'dob'),
+    birthdate: dateParam({ expression: 'Patient.birthDate', description: 'The date of birth' }, 'date', 'dob'),
     gender: tokenParam({ expression: 'Patient.gender', description: 'Administrative gender' },
       { code: 'sex_at_birth', system: { fixed: 'http://hl7.org/fhir/administrative-gender' }, codes: GENDER }),
     identifier: tokenParam({ expression: 'Patient.identifier', description: 'An identifier of the patient' },

@@ -22,8 +22,17 @@ export interface TokenDeclaration extends Declared {
   system?: ColumnRef | { fixed: string };
   /** FHIR codes ↔ column values, when the column holds schema enum values. */
   codes?: CodeTable;
+  /** The code column is a uuid: other values match nothing. */
+  uuid?: boolean;
 }
-export interface DateDeclaration extends Declared { type: 'date'; start: ColumnRef; end?: ColumnRef }
+export interface DateDeclaration extends Declared {
+  type: 'date';
+  start: ColumnRef;
+  /** For periods: the end column (null = ongoing). */
+  end?: string;
+  /** A date column covers its whole day (UTC); a timestamp column is one instant. */
+  columnType: 'date' | 'timestamp';
+}
 export interface ReferenceDeclaration extends Declared { type: 'reference'; column: ColumnRef; targets: string[] }
 export interface NumberDeclaration extends Declared { type: 'number'; column: ColumnRef }
 export interface QuantityDeclaration extends Declared { type: 'quantity'; column: ColumnRef; system?: string; unit?: string }
@@ -37,5 +46,5 @@ type Describe = { expression: string; description: string };
 
 export const stringParam = (d: Describe, ...columns: ColumnRef[]): StringDeclaration => ({ type: 'string', ...d, columns });
 export const tokenParam = (d: Describe, source: Omit<TokenDeclaration, keyof Declared | 'type'>): TokenDeclaration => ({ type: 'token', ...d, ...source });
-export const dateParam = (d: Describe, start: ColumnRef, end?: ColumnRef): DateDeclaration => ({ type: 'date', ...d, start, end });
+export const dateParam = (d: Describe, columnType: DateDeclaration['columnType'], start: ColumnRef, end?: string): DateDeclaration => ({ type: 'date', ...d, columnType, start, end });
 export const referenceParam = (d: Describe, column: ColumnRef, targets: string[]): ReferenceDeclaration => ({ type: 'reference', ...d, column, targets });

@@ -1,0 +1,167 @@
+// search — https://hl7.org/fhir/R4/http.html#search and https://hl7.org/fhir/R4/search.html
+// GET [type]?… and POST [type]/_search. Unknown or unsupported parameters are 400 unless the
+// client asks for Prefer: handling=lenient, in which case they are ignored and reported in an
+// OperationOutcome entry; the self link shows the parameters actually applied.
+import type { Request } from 'express';
+import { HttpError, badRequest, type Issue } from '../../http/errors.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import type { AnyMapping } from '../mapping.ts';
+import { UnsupportedSearch, compileCriterion, declarationsOf, type MappingLookup } from '../search/compile.ts';
+import { executeSearch } from '../search/execute.ts';
+import { parseSearch } from '../search/parse.ts';
+import { SearchError, type ParamRegistry, type ParsedSearch, type SearchParamDefinition } from '../search/types.ts';
+import type { InteractionHandler } from './context.ts';
+
+const DEFAULT_COUNT = 50;
+const MAX_COUNT = 1000;
+const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
+/** Elements kept by _elements whatever was asked (search.html#elements). */
+const ALWAYS_KEPT = new Set(['resourceType', 'id', 'meta']);
+
+/** The search parameters of every served type, as the parser needs them. */
+export function parameterRegistry(lookup: MappingLookup): ParamRegistry {
+  const cache = new Map<string, ReadonlyMap<string, SearchParamDefinition>>();
+  return (resourceType) => {
+    const mapping = lookup(resourceType);
+    if (!mapping) return undefined;
+    let parameters = cache.get(resourceType);
+    if (!parameters) {
+      parameters = new Map(Object.entries(declarationsOf(mapping)).map(([name, declaration]) => [name, {
+        name, type: declaration.type, targets: declaration.type === 'reference' ? declaration.targets : undefined,
+      }]));
+      cache.set(resourceType, parameters);
+    }
+    return parameters;
+  };
+}
+
+function searchParameters(req: Request): URLSearchParams {
+  const parameters = new URLSearchParams();
+  const add = (source: Record<string, unknown>) => {
+    for (const [name, value] of Object.entries(source)) {
+      for (const item of Array.isArray(value) ? value : [value]) if (typeof item === 'string') parameters.append(name, item);
+    }
+  };
+  add(req.query as Record<string, unknown>);
+  if (req.method === 'POST') {
+    if (!req.is('application/x-www-form-urlencoded') && req.get('content-length') !== '0' && req.get('content-type')) {
+      throw badRequest('POST _search takes application/x-www-form-urlencoded parameters');
+    }
+    add((req.body ?? {}) as Record<string, unknown>);
+  }
+  return parameters;
+}
+
+const lenient = (req: Request) => /(?:^|[,;\s])handling=lenient/.test(req.get('prefer') ?? '');
+
+/** Moves criteria and result parameters this server cannot honour into `unknown`. */
+function dropUnsupported(search: ParsedSearch, mapping: AnyMapping, lookup: MappingLookup): void {
+  search.criteria = search.criteria.filter((criterion) => {
+    try {
+      compileCriterion('r', mapping, criterion, lookup);
+      return true;
+    } catch (error) {
+      if (!(error instanceof UnsupportedSearch)) throw error;
+      search.unknown.push({ name: criterion.name, reason: error.message });
+      return false;
+    }
+  });
+  search.has = search.has.filter((has) => {
+    try {
+      compileCriterion('r', mapping, { name: '_has', definition: { name: '_has', type: 'special' }, values: [], has }, lookup);
+      return true;
+    } catch (error) {
+      if (!(error instanceof UnsupportedSearch)) throw error;
+      search.unknown.push({ name: '_has', reason: error.message });
+      return false;
+    }
+  });
+  if (search.summary === 'true' || search.summary === 'text') {
+    search.unknown.push({ name: '_summary', reason: `_summary=${search.summary} is not supported (count, data and false are)` });
+    search.summary = undefined;
+  }
+  // No served type has a reference search parameter yet, so there is nothing to include.
+  for (const [name, specs] of [['_include', search.include], ['_revinclude', search.revinclude]] as const) {
+    for (const spec of specs) search.unknown.push({ name, reason: `${spec.sourceType}:${spec.parameter} cannot be included yet` });
+  }
+  search.include = [];
+  search.revinclude = [];
+}
+
+function appliedParameters(parameters: URLSearchParams, search: ParsedSearch): URLSearchParams {
+  const ignored = new Set(search.unknown.map((u) => u.name));
+  const applied = new URLSearchParams();
+  for (const [name, value] of parameters) {
+    if (value === '' || name === '_cursor' || ignored.has(name) || ignored.has(name.split(/[:.]/)[0]!)) continue;
+    applied.append(name, value);
+  }
+  return applied;
+}
+
+function shape(resource: Record<string, unknown>, search: ParsedSearch): Record<string, unknown> {
+  if (search.summary === 'data') {
+    const { text: _text, ...rest } = resource;
+    return withTag(rest, SUBSETTED);
+  }
+  if (search.elements) {
+    const kept = new Set([...ALWAYS_KEPT, ...search.elements]);
+    return withTag(Object.fromEntries(Object.entries(resource).filter(([key]) => kept.has(key))), SUBSETTED);
+  }
+  return resource;
+}
+
+function withTag(resource: Record<string, unknown>, tag: { system: string; code: string }) {
+  const meta = (resource.meta ?? {}) as { tag?: unknown[] };
+  return { ...resource, meta: { ...meta, tag: [...(meta.tag ?? []), tag] } };
+}
+
+export const searchType: InteractionHandler = async ({ req, caller, services, params }) => {
+  const type = params.type!;
+  const lookup: MappingLookup = (t) => (services.store.types().includes(t) ? services.store.mapping(t) : undefined);
+  const parameters = searchParameters(req);
+  let search: ParsedSearch;
+  try {
+    search = parseSearch(type, parameters, parameterRegistry(lookup), { maxCount: MAX_COUNT });
+  } catch (error) {
+    if (error instanceof SearchError) throw badRequest(error.message, error.parameter);
+    throw error;
+  }
+  dropUnsupported(search, services.store.mapping(type), lookup);
+  if (search.unknown.length > 0 && !lenient(req)) {
+    const issues: Issue[] = search.unknown.map((u) => ({ severity: 'error', code: 'not-supported', diagnostics: `${u.name}: ${u.reason}`, expression: [u.name] }));
+    throw new HttpError(400, 'not-supported', issues[0]!.diagnostics, {}, issues[0]!.expression, issues);
+  }
+
+  const cursor = search.cursor === undefined ? undefined : decodeCursor<(string | null)[]>(caller.clientRowId, search.cursor);
+  const count = search.summary === 'count' ? 0 : search.count ?? DEFAULT_COUNT;
+  const totalMode = search.summary === 'count' ? 'accurate' : search.total ?? 'none';
+  const page = await services.db.tenant(caller.tenantId, (trx) =>
+    executeSearch(trx, services.store, lookup, caller.tenantId, search, { count, cursor, total: totalMode }));
+
+  const applied = appliedParameters(parameters, search);
+  const selfUrl = `${services.baseUrl}/${type}${applied.size ? `?${applied}` : ''}`;
+  const link = [{ relation: 'self', url: selfUrl }];
+  if (page.next) {
+    const next = new URLSearchParams(applied);
+    next.set('_cursor', encodeCursor(caller.clientRowId, page.next));
+    link.push({ relation: 'next', url: `${services.baseUrl}/${type}?${next}` });
+  }
+  const entry: object[] = page.matches.map((match) => ({
+    fullUrl: `${services.baseUrl}/${type}/${match.id}`,
+    resource: shape(match.resource as unknown as Record<string, unknown>, search),
+    search: { mode: 'match' },
+  }));
+  if (search.unknown.length > 0) {
+    entry.push({
+      resource: {
+        resourceType: 'OperationOutcome',
+        issue: search.unknown.map((u) => ({ severity: 'warning', code: 'not-supported', diagnostics: `ignored ${u.name}: ${u.reason}` })),
+      },
+      search: { mode: 'outcome' },
+    });
+  }
+  return {
+    status: 200,
+    body: { resourceType: 'Bundle', type: 'searchset', ...(page.total !== undefined ? { total: page.total } : {}), link, entry },
+  };
+};
