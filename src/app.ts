@@ -6,6 +6,7 @@ import { authenticateBearer, requireAdmin } from './auth/middleware.ts';
 import { tokenEndpoint } from './auth/token-endpoint.ts';
 import { dicomwebRouter } from './dicomweb/router.ts';
 import { fhirRouter } from './fhir/router.ts';
+import { parameterRegistry } from './fhir/interactions/search.ts';
 import { errorHandler, unknownRoute } from './http/error-handler.ts';
 import { unauthorized } from './http/errors.ts';
 import { rememberMount, requestObserver } from './http/request-observer.ts';
@@ -40,7 +41,10 @@ export function createApp(services: Services): express.Express {
   app.get('/auth/jwks.json', (_req, res) => {
     res.json(tokens.jwks());
   });
-  const fhirServices = { db, store: services.fhirStore, audit: services.audit, baseUrl: `${config.publicBaseUrl}/fhir` };
+  const fhirServices = {
+    db, store: services.fhirStore, audit: services.audit, baseUrl: `${config.publicBaseUrl}/fhir`,
+    lookup: services.fhirLookup, registry: parameterRegistry(services.fhirLookup),
+  };
   app.use('/fhir', rememberMount, fhirRouter({ services: fhirServices, version, publicBaseUrl: config.publicBaseUrl, authenticate }));
   app.use('/dicomweb', rememberMount, dicomwebRouter({ authenticate }));
   app.use('/admin', rememberMount, authenticate, requireAdmin, adminRoutes(services.admin, clients));

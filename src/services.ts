@@ -10,6 +10,7 @@ import { AdminService } from './admin/service.ts';
 import { createBlobStore, type BlobStore } from './blob/index.ts';
 import { MAPPINGS } from './fhir/mappings/index.ts';
 import { ResourceStore } from './fhir/resource-store.ts';
+import type { MappingLookup } from './fhir/search/compile.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 
@@ -26,6 +27,7 @@ export interface Services {
   admin: AdminService;
   blobs: BlobStore;
   fhirStore: ResourceStore;
+  fhirLookup: MappingLookup;
 }
 
 export async function createServices(config: Config, overrides: { logger?: Logger } = {}): Promise<Services> {
@@ -45,6 +47,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     admin: new AdminService(db, audit),
     blobs: createBlobStore(config),
     fhirStore: new ResourceStore(MAPPINGS),
+    fhirLookup: (type) => MAPPINGS.get(type),
   };
 }
 

@@ -288,7 +288,10 @@ describe('FHIR RESTful interactions (http.html)', () => {
       const statement = (await app.request.get('/fhir/metadata').expect(200)).body;
       const patient = statement.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
       assert.deepEqual(patient.interaction.map((i: { code: string }) => i.code).sort(),
-        ['create', 'delete', 'history-instance', 'history-type', 'read', 'search-type', 'update', 'vread']);
+        ['create', 'delete', 'history-instance', 'history-type', 'patch', 'read', 'search-type', 'update', 'vread']);
+      assert.equal(patient.conditionalCreate, true);
+      assert.equal(patient.conditionalUpdate, true);
+      assert.equal(patient.conditionalDelete, 'single');
       const searchParams = patient.searchParam.map((p: { name: string }) => p.name);
       for (const name of ['_id', '_lastUpdated', 'name', 'family', 'birthdate', 'gender', 'identifier']) assert.ok(searchParams.includes(name), name);
       assert.deepEqual(statement.rest[0].interaction.map((i: { code: string }) => i.code), ['history-system']);

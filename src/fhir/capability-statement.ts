@@ -24,6 +24,7 @@ function resourceCapability(mapping: AnyMapping) {
     conditionalRead: 'modified-since',
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
+    ...Object.assign({}, ...FHIR_ROUTES.map((r) => r.capability ?? {})),
     searchParam: !searchable ? [] : Object.entries(declarationsOf(mapping)).map(([name, declaration]) => ({
       name,
       definition: name.startsWith('_') ? `http://hl7.org/fhir/SearchParameter/Resource${name.replace('_', '-')}`

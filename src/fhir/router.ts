@@ -2,6 +2,7 @@
 // SMART scope each needs; every interaction is audited (https://hl7.org/fhir/R4/http.html).
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { AuditEvent } from '../audit/index.ts';
+import type { Transaction } from '../db/index.ts';
 import { smartConfiguration } from '../auth/smart-configuration.ts';
 import { auditSource, requireCaller } from '../http/context.ts';
 import { requireScope } from '../auth/middleware.ts';
@@ -17,7 +18,7 @@ const RESOURCE_TYPE = /^[A-Z][A-Za-z]+$/;
 /** The route's path parameters (none of the FHIR routes has a wildcard, so each is one string). */
 const paramsOf = (req: Request) => req.params as FhirRequest['params'];
 const bodyParsers = [
-  express.json({ type: [FHIR_JSON, 'application/json', 'application/json+fhir'], limit: '20mb' }),
+  express.json({ type: [FHIR_JSON, 'application/json', 'application/json+fhir', 'application/json-patch+json'], limit: '20mb' }),
   express.urlencoded({ extended: false, limit: '1mb' }), // POST _search
 ];
 
@@ -58,9 +59,13 @@ function handle(route: FhirRoute, services: FhirServices): RequestHandler {
       services.store.mapping(type); // 404 for types without a mapping
     }
     negotiateFormat(req);
+    const auditWrite = (trx: Transaction, resourceId: string) => services.audit.recordInTransaction(trx, auditEvent(req, route, 'SUCCESS', resourceId));
     const request: FhirRequest = {
       req, caller, services, params,
-      auditWrite: (trx, resourceId) => services.audit.recordInTransaction(trx, auditEvent(req, route, 'SUCCESS', resourceId)),
+      writeScope: (trx) => ({
+        trx, store: services.store, lookup: services.lookup, registry: services.registry,
+        tenantId: caller.tenantId, actorId: caller.clientRowId, audit: (resourceId) => auditWrite(trx, resourceId),
+      }),
     };
     let result;
     try {

@@ -4,11 +4,12 @@
 import type { Interaction as Permission } from '../auth/scopes.ts';
 import { create } from './interactions/create.ts';
 import type { InteractionHandler } from './interactions/context.ts';
-import { remove } from './interactions/delete.ts';
+import { remove, removeConditionally } from './interactions/delete.ts';
+import { patch } from './interactions/patch.ts';
 import { historyInstance, historySystem, historyType } from './interactions/history.ts';
 import { read } from './interactions/read.ts';
 import { searchType } from './interactions/search.ts';
-import { update } from './interactions/update.ts';
+import { update, updateConditionally } from './interactions/update.ts';
 import { vread } from './interactions/vread.ts';
 
 /** CapabilityStatement.rest.resource.interaction.code and rest.interaction.code values. */
@@ -24,10 +25,13 @@ export interface FhirRoute {
   permission: Permission;
   /** Writes audit inside their transaction; the router audits the others. */
   writes: boolean;
+  /** What the route adds to CapabilityStatement.rest.resource beyond its interaction. */
+  capability?: { conditionalCreate?: boolean; conditionalUpdate?: boolean; conditionalDelete?: 'single' };
 }
 
 const route = (method: FhirRoute['method'], path: string, handler: InteractionHandler, interaction: CapabilityInteraction,
-  permission: Permission, writes = false): FhirRoute => ({ method, path, handler, interaction, permission, writes });
+  permission: Permission, writes = false, capability?: FhirRoute['capability']): FhirRoute =>
+  ({ method, path, handler, interaction, permission, writes, capability });
 
 // Order matters: literal segments (_history) before the parameters they would otherwise match.
 export const FHIR_ROUTES: FhirRoute[] = [
@@ -38,9 +42,12 @@ export const FHIR_ROUTES: FhirRoute[] = [
   route('GET', '/:type/:id', read, 'read', 'read'),
   route('GET', '/:type', searchType, 'search-type', 'search'),
   route('POST', '/:type/_search', searchType, 'search-type', 'search'),
-  route('POST', '/:type', create, 'create', 'create', true),
+  route('POST', '/:type', create, 'create', 'create', true, { conditionalCreate: true }),
   route('PUT', '/:type/:id', update, 'update', 'update', true),
+  route('PUT', '/:type', updateConditionally, 'update', 'update', true, { conditionalUpdate: true }),
+  route('PATCH', '/:type/:id', patch, 'patch', 'update', true),
   route('DELETE', '/:type/:id', remove, 'delete', 'delete', true),
+  route('DELETE', '/:type', removeConditionally, 'delete', 'delete', true, { conditionalDelete: 'single' }),
 ];
 
 export const isSystemLevel = (route: FhirRoute) => !route.path.startsWith('/:type');

@@ -5,11 +5,16 @@ import type { Database, Transaction } from '../../db/index.ts';
 import type { Caller } from '../../http/context.ts';
 import type { FhirResult } from '../http.ts';
 import type { ResourceStore } from '../resource-store.ts';
+import type { MappingLookup } from '../search/compile.ts';
+import type { ParamRegistry } from '../search/types.ts';
+import type { WriteScope } from '../writes.ts';
 
 export interface FhirServices {
   db: Database;
   store: ResourceStore;
   audit: AuditLog;
+  lookup: MappingLookup;
+  registry: ParamRegistry;
   /** External base URL of the FHIR endpoint, e.g. https://host/fhir. */
   baseUrl: string;
 }
@@ -19,8 +24,8 @@ export interface FhirRequest {
   caller: Caller;
   services: FhirServices;
   params: { type?: string; id?: string; vid?: string };
-  /** Records this request's audit event inside a write transaction, so it commits with the write. */
-  auditWrite(trx: Transaction, resourceId: string): Promise<void>;
+  /** The write operations (writes.ts) bound to `trx`, this caller and this request's audit. */
+  writeScope(trx: Transaction): WriteScope;
 }
 
 export type InteractionHandler = (request: FhirRequest) => Promise<FhirResult>;

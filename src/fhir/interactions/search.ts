@@ -117,11 +117,11 @@ function withTag(resource: Record<string, unknown>, tag: { system: string; code:
 
 export const searchType: InteractionHandler = async ({ req, caller, services, params }) => {
   const type = params.type!;
-  const lookup: MappingLookup = (t) => (services.store.types().includes(t) ? services.store.mapping(t) : undefined);
+  const { lookup } = services;
   const parameters = searchParameters(req);
   let search: ParsedSearch;
   try {
-    search = parseSearch(type, parameters, parameterRegistry(lookup), { maxCount: MAX_COUNT });
+    search = parseSearch(type, parameters, services.registry, { maxCount: MAX_COUNT });
   } catch (error) {
     if (error instanceof SearchError) throw badRequest(error.message, error.parameter);
     throw error;
