@@ -26,11 +26,15 @@ export interface RefOptions {
   onDelete?: 'CASCADE' | 'RESTRICT';
 }
 
-/** A uuid column referencing a tenant-scoped table, enforced to stay inside the tenant. */
+/**
+ * A uuid column referencing a tenant-scoped table, enforced to stay inside the tenant. The key is
+ * checked at once, but is deferrable: a FHIR transaction defers it to commit, so its entries may
+ * refer to each other in any order.
+ */
 export function tenantRef(table: Knex.TableBuilder, column: string, target: string, options: RefOptions = {}): void {
   const col = table.uuid(column);
   if (options.nullable === false) col.notNullable();
-  const fk = table.foreign(['tenant_id', column]).references(['tenant_id', 'id']).inTable(target);
+  const fk = table.foreign(['tenant_id', column]).references(['tenant_id', 'id']).inTable(target).deferrable('immediate');
   if (options.onDelete) fk.onDelete(options.onDelete);
   table.index(['tenant_id', column]);
 }
@@ -39,7 +43,7 @@ export function tenantRef(table: Knex.TableBuilder, column: string, target: stri
 export function globalRef(table: Knex.TableBuilder, column: string, target: string, options: RefOptions = {}): void {
   const col = table.uuid(column);
   if (options.nullable === false) col.notNullable();
-  const fk = table.foreign(column).references('id').inTable(target);
+  const fk = table.foreign(column).references('id').inTable(target).deferrable('immediate');
   if (options.onDelete) fk.onDelete(options.onDelete);
   table.index([column]);
 }

@@ -43,7 +43,7 @@ export function createApp(services: Services): express.Express {
   });
   const fhirServices = {
     db, store: services.fhirStore, audit: services.audit, baseUrl: `${config.publicBaseUrl}/fhir`,
-    lookup: services.fhirLookup, registry: parameterRegistry(services.fhirLookup),
+    lookup: services.fhirLookup, registry: parameterRegistry(services.fhirLookup), logger,
   };
   app.use('/fhir', rememberMount, fhirRouter({ services: fhirServices, version, publicBaseUrl: config.publicBaseUrl, authenticate }));
   app.use('/dicomweb', rememberMount, dicomwebRouter({ authenticate }));

@@ -294,7 +294,7 @@ describe('FHIR RESTful interactions (http.html)', () => {
       assert.equal(patient.conditionalDelete, 'single');
       const searchParams = patient.searchParam.map((p: { name: string }) => p.name);
       for (const name of ['_id', '_lastUpdated', 'name', 'family', 'birthdate', 'gender', 'identifier']) assert.ok(searchParams.includes(name), name);
-      assert.deepEqual(statement.rest[0].interaction.map((i: { code: string }) => i.code), ['history-system']);
+      assert.deepEqual(statement.rest[0].interaction.map((i: { code: string }) => i.code), ['transaction', 'batch', 'history-system']);
       assert.equal(patient.versioning, 'versioned');
     });
   });

@@ -58,7 +58,7 @@ export function capabilityStatement({ baseUrl, version, mappings }: CapabilityOp
         }],
       },
       resource: [...mappings].map(resourceCapability),
-      interaction: FHIR_ROUTES.filter(isSystemLevel).map((r) => ({ code: r.interaction })),
+      interaction: FHIR_ROUTES.filter(isSystemLevel).flatMap((r) => [r.interaction, ...(r.alsoImplements ?? [])]).map((code) => ({ code })),
     }],
   };
 }

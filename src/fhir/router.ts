@@ -37,10 +37,12 @@ function typeOf(req: Request): string {
   return type;
 }
 
+const eventType = (interaction: string) => `FHIR_${interaction.toUpperCase().replace(/-/g, '_')}`;
+
 function auditEvent(req: Request, route: FhirRoute, outcome: AuditEvent['outcome'], resourceId?: string, status?: number): AuditEvent {
   return {
     ...auditSource(req),
-    eventType: `FHIR_${route.interaction.toUpperCase().replace(/-/g, '_')}`,
+    eventType: eventType(route.interaction),
     resourceType: paramsOf(req).type,
     resourceId: resourceId ?? paramsOf(req).id,
     outcome,
@@ -59,12 +61,14 @@ function handle(route: FhirRoute, services: FhirServices): RequestHandler {
       services.store.mapping(type); // 404 for types without a mapping
     }
     negotiateFormat(req);
-    const auditWrite = (trx: Transaction, resourceId: string) => services.audit.recordInTransaction(trx, auditEvent(req, route, 'SUCCESS', resourceId));
     const request: FhirRequest = {
       req, caller, services, params,
-      writeScope: (trx) => ({
+      writeScope: (trx: Transaction, entry) => ({
         trx, store: services.store, lookup: services.lookup, registry: services.registry,
-        tenantId: caller.tenantId, actorId: caller.clientRowId, audit: (resourceId) => auditWrite(trx, resourceId),
+        tenantId: caller.tenantId, actorId: caller.clientRowId,
+        audit: (resourceId) => services.audit.recordInTransaction(trx, entry
+          ? { ...auditSource(req), eventType: eventType(entry.interaction), resourceType: entry.resourceType, resourceId: resourceId || undefined, outcome: 'SUCCESS' }
+          : auditEvent(req, route, 'SUCCESS', resourceId || undefined)),
       }),
     };
     let result;

@@ -2,6 +2,7 @@
 // CapabilityStatement interaction it implements and the SMART permission it needs. The router
 // mounts exactly these, and /metadata is generated from them.
 import type { Interaction as Permission } from '../auth/scopes.ts';
+import { batchOrTransaction } from './interactions/batch-transaction.ts';
 import { create } from './interactions/create.ts';
 import type { InteractionHandler } from './interactions/context.ts';
 import { remove, removeConditionally } from './interactions/delete.ts';
@@ -27,6 +28,8 @@ export interface FhirRoute {
   writes: boolean;
   /** What the route adds to CapabilityStatement.rest.resource beyond its interaction. */
   capability?: { conditionalCreate?: boolean; conditionalUpdate?: boolean; conditionalDelete?: 'single' };
+  /** Further interactions the same route implements (POST [base]: transaction and batch). */
+  alsoImplements?: CapabilityInteraction[];
 }
 
 const route = (method: FhirRoute['method'], path: string, handler: InteractionHandler, interaction: CapabilityInteraction,
@@ -35,6 +38,8 @@ const route = (method: FhirRoute['method'], path: string, handler: InteractionHa
 
 // Order matters: literal segments (_history) before the parameters they would otherwise match.
 export const FHIR_ROUTES: FhirRoute[] = [
+  // Each entry of a bundle is authorised and audited on its own.
+  { ...route('POST', '/', batchOrTransaction, 'transaction', 'read', true), alsoImplements: ['batch'] },
   route('GET', '/_history', historySystem, 'history-system', 'search'),
   route('GET', '/:type/_history', historyType, 'history-type', 'search'),
   route('GET', '/:type/:id/_history/:vid', vread, 'vread', 'read'),

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { AuditLog } from '../../audit/index.ts';
 import type { Database, Transaction } from '../../db/index.ts';
 import type { Caller } from '../../http/context.ts';
+import type { Logger } from '../../observability/logger.ts';
 import type { FhirResult } from '../http.ts';
 import type { ResourceStore } from '../resource-store.ts';
 import type { MappingLookup } from '../search/compile.ts';
@@ -15,6 +16,7 @@ export interface FhirServices {
   audit: AuditLog;
   lookup: MappingLookup;
   registry: ParamRegistry;
+  logger: Logger;
   /** External base URL of the FHIR endpoint, e.g. https://host/fhir. */
   baseUrl: string;
 }
@@ -24,8 +26,11 @@ export interface FhirRequest {
   caller: Caller;
   services: FhirServices;
   params: { type?: string; id?: string; vid?: string };
-  /** The write operations (writes.ts) bound to `trx`, this caller and this request's audit. */
-  writeScope(trx: Transaction): WriteScope;
+  /**
+   * The write operations (writes.ts) bound to `trx` and this caller. Their audit events carry
+   * this request's interaction and type, or those given (bundle entries).
+   */
+  writeScope(trx: Transaction, entry?: { interaction: string; resourceType: string }): WriteScope;
 }
 
 export type InteractionHandler = (request: FhirRequest) => Promise<FhirResult>;
