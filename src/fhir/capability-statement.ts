@@ -2,7 +2,7 @@
 // generated from the routes actually mounted and the mappings actually registered.
 import type { AnyMapping } from './mapping.ts';
 import { FHIR_ROUTES, isSystemLevel } from './routes.ts';
-import { declarationsOf } from './search/compile.ts';
+import { declarationsOf, searchParameterUrl } from './search/compile.ts';
 
 export interface CapabilityOptions {
   baseUrl: string;
@@ -27,8 +27,7 @@ function resourceCapability(mapping: AnyMapping) {
     ...Object.assign({}, ...FHIR_ROUTES.map((r) => r.capability ?? {})),
     searchParam: !searchable ? [] : Object.entries(declarationsOf(mapping)).map(([name, declaration]) => ({
       name,
-      definition: name.startsWith('_') ? `http://hl7.org/fhir/SearchParameter/Resource${name.replace('_', '-')}`
-        : `http://hl7.org/fhir/SearchParameter/${mapping.type}-${name}`,
+      definition: searchParameterUrl(mapping.type, name),
       type: declaration.type,
       documentation: declaration.description,
     })),

@@ -31,6 +31,13 @@ export const COMMON_PARAMETERS: Record<string, SearchParameterDeclaration> = {
   _lastUpdated: { type: 'date', expression: 'Resource.meta.lastUpdated', description: 'When the resource version last changed', start: 'last_updated', columnType: 'timestamp' },
 };
 
+/** The canonical URL of a search parameter: FHIR's own for the base parameters of R4. */
+export function searchParameterUrl(type: string, name: string): string {
+  return name in COMMON_PARAMETERS
+    ? `http://hl7.org/fhir/SearchParameter/Resource-${name.slice(1)}`
+    : `http://hl7.org/fhir/SearchParameter/${type}-${name}`;
+}
+
 export function declarationsOf(mapping: AnyMapping): Record<string, SearchParameterDeclaration> {
   return { ...COMMON_PARAMETERS, ...mapping.search };
 }
