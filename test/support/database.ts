@@ -10,21 +10,23 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embed
 
 export const embedded = process.env.CUSP_TEST_EMBEDDED === '1';
 let embeddedServer: EmbeddedPostgres | undefined;
-let url: string | undefined;
+// Kept on globalThis: mocha loads the root hooks through require and the specs through import,
+// which can give this module two instances.
+const shared = globalThis as { cuspTestDatabaseUrl?: string };
 
 export function testDatabaseUrl(): string {
-  if (!url) throw new Error('the test database is not ready (test/support/hooks.ts sets it up)');
-  return url;
+  if (!shared.cuspTestDatabaseUrl) throw new Error('the test database is not ready (test/support/hooks.ts sets it up)');
+  return shared.cuspTestDatabaseUrl;
 }
 
 export async function setUpTestDatabase(): Promise<void> {
   if (embedded) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-test-'));
     embeddedServer = await startEmbeddedPostgres(dir, 40);
-    url = embeddedServer.url;
+    shared.cuspTestDatabaseUrl = embeddedServer.url;
   } else {
-    url = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
-    const client = new pg.Client(url);
+    shared.cuspTestDatabaseUrl = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+    const client = new pg.Client(shared.cuspTestDatabaseUrl);
     await client.connect();
     try {
       await client.query('drop schema if exists public cascade; create schema public');
@@ -32,7 +34,7 @@ export async function setUpTestDatabase(): Promise<void> {
       await client.end();
     }
   }
-  await runMigrations(url);
+  await runMigrations(shared.cuspTestDatabaseUrl);
 }
 
 export async function tearDownTestDatabase(): Promise<void> {
