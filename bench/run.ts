@@ -47,14 +47,37 @@ async function measure(name: string, operation: () => Promise<void>) {
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-function get(port: number, pathName: string, token: string): Promise<number> {
+
+/** One HTTP exchange; resolves with the status and the parsed JSON body, if any. */
+function call(port: number, method: string, pathName: string, token: string, body?: unknown): Promise<{ status: number; body?: any }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: pathName, agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    }).on('error', reject);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request({
+      host: '127.0.0.1', port, path: pathName, method, agent,
+      headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/fhir+json' } : {}) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
   });
 }
+
+let patientCounter = 0;
+const patient = () => ({
+  resourceType: 'Patient',
+  identifier: [{ system: 'urn:oid:2.16.840.1.113883.3.9999.1', value: `BENCH-${++patientCounter}-${process.pid}` }],
+  name: [{ family: ['Okafor', 'Nguyen', 'Silva', 'Kowalski', 'Haddad'][patientCounter % 5], given: ['Ada'] }],
+  gender: 'female',
+  birthDate: `19${50 + (patientCounter % 50)}-0${1 + (patientCounter % 9)}-1${patientCounter % 9}`,
+  telecom: [{ system: 'phone', value: '+1 415 555 0100', use: 'mobile' }],
+  address: [{ use: 'home', line: ['1200 Valencia Street'], city: 'San Francisco', postalCode: '94110' }],
+});
 
 await resetDatabase();
 const config = { ...loadConfig({}), databaseUrl: url, dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-bench-')), logLevel: 'warn' };
@@ -68,9 +91,26 @@ const tenant = await services.admin.createTenant({ name: 'Bench practice' }, sys
 const { client } = await services.admin.createClient({ tenant_id: tenant.id, name: 'bench', scopes: ['system/*.*'], rate_limit_per_minute: 10_000_000 }, system);
 const token = await services.tokens.issue({ clientRowId: client.id, clientId: client.client_id, tenantId: tenant.id, scopes: ['system/*.*'] });
 
-// Token check, allow-list, rate limit and scope on every request (the route then answers 404).
-await measure('authorised request', async () => {
-  if ((await get(port, '/fhir/Patient/1', token)) !== 404) throw new Error('unexpected status');
+const expect = (status: number, result: { status: number }) => {
+  if (result.status !== status) throw new Error(`expected ${status}, got ${result.status}`);
+};
+
+// Token check, allow-list, rate limit and scope on every request (the id is unknown: 404).
+await measure('authorised request', async () => expect(404, await call(port, 'GET', '/fhir/Patient/1', token)));
+
+const ids: string[] = [];
+await measure('FHIR create Patient', async () => {
+  const result = await call(port, 'POST', '/fhir/Patient', token, patient());
+  expect(201, result);
+  ids.push(result.body.id);
+});
+let next = 0;
+await measure('FHIR read Patient', async () => expect(200, await call(port, 'GET', `/fhir/Patient/${ids[next++ % ids.length]}`, token)));
+await measure('FHIR search Patient?family=oka&birthdate=ge1970', async () =>
+  expect(200, await call(port, 'GET', '/fhir/Patient?family=oka&birthdate=ge1970&_count=20', token)));
+await measure('FHIR transaction of 10 Patient creates', async () => {
+  const entry = Array.from({ length: 10 }, () => ({ resource: patient(), request: { method: 'POST', url: 'Patient' } }));
+  expect(200, await call(port, 'POST', '/fhir', token, { resourceType: 'Bundle', type: 'transaction', entry }));
 });
 // Read audit records, group-committed.
 await measure('audit event (group commit)', () => services.audit.record({
