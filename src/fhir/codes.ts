@@ -10,9 +10,15 @@ export interface CodeTable<Column extends string = string> {
   readonly codes: string[];
 }
 
-export function codeTable<Column extends string>(fhirToColumn: Record<string, Column>): CodeTable<Column> {
+/**
+ * `readOnly` renders column values that no FHIR code stands for as the nearest code (reads
+ * only: a write of that code stores its own column value). Use it where the FHIR element is
+ * required and every row must render to some code.
+ */
+export function codeTable<Column extends string>(fhirToColumn: Record<string, Column>, readOnly: Record<string, string> = {}): CodeTable<Column> {
   const columnToFhir = new Map<string, string>();
   for (const [code, column] of Object.entries(fhirToColumn)) if (!columnToFhir.has(column)) columnToFhir.set(column, code);
+  for (const [column, code] of Object.entries(readOnly)) if (!columnToFhir.has(column)) columnToFhir.set(column, code);
   return {
     codes: Object.keys(fhirToColumn),
     toColumn(code, element) {

@@ -2,6 +2,8 @@
 // the child tables whose rows belong to a resource, two pure functions between the resource
 // and those rows, and the search parameters (DESIGN.md, principle 5). Adding a resource type is
 // adding one module in src/fhir/mappings and its history migration.
+import { isUuid } from '../db/index.ts';
+import { unprocessable } from '../http/errors.ts';
 import type { SearchParameterDeclaration } from './search/declarations.ts';
 
 export type Row = Record<string, unknown>;
@@ -76,4 +78,62 @@ export function calendarDate(value: string | undefined): string | null {
   if (!value) return null;
   const [year, month = '01', day = '01'] = value.slice(0, 10).split('-');
   return `${year}-${month}-${day}`;
+}
+
+/**
+ * A FHIR dateTime for a timestamptz column: a partial date (YYYY, YYYY-MM, YYYY-MM-DD) is
+ * stored as the first instant of its first day in UTC; the residual keeps what the client wrote.
+ */
+export function instantOf(value: string | undefined): string | null {
+  if (!value) return null;
+  return value.length <= 10 ? `${calendarDate(value)}T00:00:00Z` : value;
+}
+
+/** A timestamptz as the database renders it in JSON → a FHIR dateTime in UTC, without ".000". */
+export function dateTimeOf(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return new Date(value).toISOString().replace('.000Z', 'Z');
+}
+
+const LITERAL_REFERENCE = /^([A-Z][A-Za-z]+)\/([^/]+)$/;
+
+/** The type a relative literal reference ("Type/id") names, if it is one. */
+export function referenceType(reference: fhir4.Reference | undefined): string | undefined {
+  return LITERAL_REFERENCE.exec(reference?.reference ?? '')?.[1];
+}
+
+/**
+ * The id that a reference column holds for a reference: only a relative literal reference
+ * "Type/<uuid>" to a resource of this server can be stored; anything else is 422 naming the
+ * element. Whether the target exists is the foreign key's business.
+ */
+export function referencedId(reference: fhir4.Reference | undefined, type: string, element: string): string | null {
+  if (reference === undefined) return null;
+  const match = LITERAL_REFERENCE.exec(reference.reference ?? '');
+  if (!match || match[1] !== type || !isUuid(match[2])) {
+    const written = reference.reference ? `"${reference.reference}"` : 'a reference without a literal "Type/id"';
+    throw unprocessable(`${element}: ${written} cannot be stored; it must reference a ${type} of this server as "${type}/<id>"`, element);
+  }
+  return match[2]!.toLowerCase();
+}
+
+/** A reference column's value → the reference, or undefined when the column is null. */
+export function referenceTo(type: string, id: unknown): fhir4.Reference | undefined {
+  return typeof id === 'string' ? { reference: `${type}/${id}` } : undefined;
+}
+
+/** The first coding of `system` in one CodeableConcept or several. */
+export function codingIn(concepts: fhir4.CodeableConcept | fhir4.CodeableConcept[] | undefined, system: string): fhir4.Coding | undefined {
+  const list = Array.isArray(concepts) ? concepts : concepts ? [concepts] : [];
+  for (const concept of list) {
+    const coding = concept.coding?.find((c) => c.system === system);
+    if (coding) return coding;
+  }
+  return undefined;
+}
+
+/** A value the schema requires (a NOT NULL column) although FHIR does not: 422 naming the element when absent. */
+export function required<T>(value: T | null | undefined, element: string, why: string): T {
+  if (value === undefined || value === null) throw unprocessable(`${element} is required by this server: ${why}`, element);
+  return value;
 }

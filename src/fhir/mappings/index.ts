@@ -1,7 +1,11 @@
 // The resource types Cusp serves, by type name.
 import type { AnyMapping } from '../mapping.ts';
+import { encounterMapping } from './encounter.ts';
+import { locationMapping } from './location.ts';
 import { patientMapping } from './patient.ts';
+import { procedureMapping } from './procedure.ts';
 
 export const MAPPINGS: ReadonlyMap<string, AnyMapping> = new Map(
-  [patientMapping as unknown as AnyMapping].map((mapping) => [mapping.type, mapping]),
+  [patientMapping, locationMapping, encounterMapping, procedureMapping]
+    .map((mapping) => mapping as unknown as AnyMapping).map((mapping) => [mapping.type, mapping]),
 );
