@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { AnyMapping } from '../mapping.ts';
 import { UnsupportedSearch, compileCriterion, declarationsOf, type MappingLookup } from '../search/compile.ts';
 import { executeSearch } from '../search/execute.ts';
+import { resolveIncludes } from '../search/include.ts';
 import { parseSearch } from '../search/parse.ts';
 import { SearchError, type ParamRegistry, type ParsedSearch, type SearchParamDefinition } from '../search/types.ts';
 import type { InteractionHandler } from './context.ts';
@@ -80,12 +81,6 @@ function dropUnsupported(search: ParsedSearch, mapping: AnyMapping, lookup: Mapp
     search.unknown.push({ name: '_summary', reason: `_summary=${search.summary} is not supported (count, data and false are)` });
     search.summary = undefined;
   }
-  // No served type has a reference search parameter yet, so there is nothing to include.
-  for (const [name, specs] of [['_include', search.include], ['_revinclude', search.revinclude]] as const) {
-    for (const spec of specs) search.unknown.push({ name, reason: `${spec.sourceType}:${spec.parameter} cannot be included yet` });
-  }
-  search.include = [];
-  search.revinclude = [];
 }
 
 function appliedParameters(parameters: URLSearchParams, search: ParsedSearch): URLSearchParams {
@@ -135,8 +130,13 @@ export const searchType: InteractionHandler = async ({ req, caller, services, pa
   const cursor = search.cursor === undefined ? undefined : decodeCursor<(string | null)[]>(caller.clientRowId, search.cursor);
   const count = search.summary === 'count' ? 0 : search.count ?? DEFAULT_COUNT;
   const totalMode = search.summary === 'count' ? 'accurate' : search.total ?? 'none';
-  const page = await services.db.tenant(caller.tenantId, (trx) =>
-    executeSearch(trx, services.store, lookup, caller.tenantId, search, { count, cursor, total: totalMode }));
+  const { page, includes } = await services.db.tenant(caller.tenantId, async (trx) => {
+    const page = await executeSearch(trx, services.store, lookup, caller.tenantId, search, { count, cursor, total: totalMode });
+    const includes = search.include.length + search.revinclude.length === 0 ? { included: [], warnings: [] } : await resolveIncludes(
+      { trx, store: services.store, lookup, tenantId: caller.tenantId, mayRead: (t) => caller.scopes.allows(t, 'read') },
+      page.matches.map((version, i) => ({ version, snapshot: page.snapshots[i]! })), search.include, search.revinclude);
+    return { page, includes };
+  });
 
   const applied = appliedParameters(parameters, search);
   const selfUrl = `${services.baseUrl}/${type}${applied.size ? `?${applied}` : ''}`;
@@ -151,15 +151,18 @@ export const searchType: InteractionHandler = async ({ req, caller, services, pa
     resource: shape(match.resource as unknown as Record<string, unknown>, search),
     search: { mode: 'match' },
   }));
-  if (search.unknown.length > 0) {
+  for (const included of includes.included) {
     entry.push({
-      resource: {
-        resourceType: 'OperationOutcome',
-        issue: search.unknown.map((u) => ({ severity: 'warning', code: 'not-supported', diagnostics: `ignored ${u.name}: ${u.reason}` })),
-      },
-      search: { mode: 'outcome' },
+      fullUrl: `${services.baseUrl}/${included.resourceType}/${included.id}`,
+      resource: shape(included.resource as unknown as Record<string, unknown>, search),
+      search: { mode: 'include' },
     });
   }
+  const issues = [
+    ...search.unknown.map((u) => ({ severity: 'warning', code: 'not-supported', diagnostics: `ignored ${u.name}: ${u.reason}` })),
+    ...includes.warnings.map((w) => ({ severity: 'warning', code: 'incomplete', diagnostics: w })),
+  ];
+  if (issues.length > 0) entry.push({ resource: { resourceType: 'OperationOutcome', issue: issues }, search: { mode: 'outcome' } });
   return {
     status: 200,
     body: { resourceType: 'Bundle', type: 'searchset', ...(page.total !== undefined ? { total: page.total } : {}), link, entry },

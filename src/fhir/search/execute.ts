@@ -17,6 +17,8 @@ interface SortKey {
 
 export interface SearchPage {
   matches: StoredVersion[];
+  /** The rows each match was rendered from (for _include). */
+  snapshots: NonNullable<VersionRow['snapshot']>[];
   /** Sort values of the last match, when another page follows. */
   next?: (string | null)[];
   total?: number;
@@ -79,7 +81,7 @@ export async function executeSearch(trx: Transaction, store: ResourceStore, look
   const total = options.total === 'accurate'
     ? Number((await trx.raw<{ rows: { n: number }[] }>(`select count(*) as n from ${table} where ${where.sql}`, where.bindings)).rows[0]?.n)
     : options.total === 'estimate' ? await estimate(trx, `select 1 from ${table} where ${where.sql}`, where.bindings) : undefined;
-  if (options.count === 0) return { matches: [], total };
+  if (options.count === 0) return { matches: [], snapshots: [], total };
 
   const { rows } = await trx.raw<{ rows: (VersionRow & { keys: (string | null)[] })[] }>(
     `select v.resource_type, v.resource_id, v.version_id, v.last_updated, v.operation, v.snapshot, v.seq,
@@ -94,6 +96,7 @@ export async function executeSearch(trx: Transaction, store: ResourceStore, look
   const matches = rows.slice(0, options.count);
   return {
     matches: matches.map((row) => store.render(row)),
+    snapshots: matches.map((row) => row.snapshot!),
     next: rows.length > options.count ? matches.at(-1)?.keys : undefined,
     total,
   };
