@@ -23,6 +23,8 @@ interface Context {
   tenantId: string;
   /** Whether the caller's scopes let it read this type. */
   mayRead(resourceType: string): boolean;
+  /** At most this many included resources (MAX_INCLUDED unless given). */
+  limit?: number;
 }
 
 type Snapshot = NonNullable<VersionRow['snapshot']>;
@@ -61,6 +63,7 @@ export async function resolveIncludes(context: Context, matches: { version: Stor
   const included: StoredVersion[] = [];
   const warnings: string[] = [];
   let frontier = matches.map((m) => m.version);
+  const limit = context.limit ?? MAX_INCLUDED;
 
   const add = (rows: VersionRow[]): StoredVersion[] => {
     const added: StoredVersion[] = [];
@@ -94,9 +97,9 @@ export async function resolveIncludes(context: Context, matches: { version: Stor
             continue;
           }
           const ids = referencedIds(sources, snapshots, declaration.column).filter((id) => !seen.has(`${target}/${id}`));
-          const room = MAX_INCLUDED - included.length;
+          const room = limit - included.length;
           const rows = await currentVersions(context, target, { column: 'id', ids }, room + 1);
-          if (rows.length > room) warnings.push(`_include ${spec.sourceType}:${name} stopped at ${MAX_INCLUDED} included resources; narrow the search to see the rest`);
+          if (rows.length > room) warnings.push(`_include ${spec.sourceType}:${name} stopped at ${limit} included resources; narrow the search to see the rest`);
           next.push(...add(rows.slice(0, room)));
         }
       }
@@ -113,9 +116,9 @@ export async function resolveIncludes(context: Context, matches: { version: Stor
       for (const [name, declaration] of parameters) {
         if (declaration.type !== 'reference' || typeof declaration.column !== 'string') continue;
         const targets = frontier.filter((r) => declaration.targets.includes(r.resourceType)).map((r) => r.id);
-        const room = MAX_INCLUDED - included.length;
+        const room = limit - included.length;
         const rows = await currentVersions(context, spec.sourceType, { column: declaration.column, ids: targets }, room + 1);
-        if (rows.length > room) warnings.push(`_revinclude ${spec.sourceType}:${name} stopped at ${MAX_INCLUDED} included resources; narrow the search to see the rest`);
+        if (rows.length > room) warnings.push(`_revinclude ${spec.sourceType}:${name} stopped at ${limit} included resources; narrow the search to see the rest`);
         next.push(...add(rows.slice(0, room)));
       }
     }
