@@ -293,6 +293,14 @@ describe('FHIR mappings: Location, Encounter, Procedure', () => {
       assert.ok((await row('encounters', encounter.id)).deleted_at);
     });
 
+    it('deleting a location an encounter still refers to is 409, and the location stays', async () => {
+      const place = (await created(operatory())).id;
+      await created(examEncounter({ ...refs, location: place }));
+      const res = await api.delete(`/Location/${place}`).expect(409);
+      assert.equal(res.body.issue[0].code, 'conflict');
+      await api.get(`/Location/${place}`).expect(200);
+    });
+
     describe('search', () => {
       const ids: Record<string, string> = {};
       let other: string;

@@ -18,7 +18,9 @@ function searchParameters(mappings: AnyMapping[]) {
       const url = searchParameterUrl(mapping.type, name);
       const existing = resources.get(url);
       if (existing) {
+        // One parameter for several types: its expression is the union of theirs.
         (existing.base as string[]).push(mapping.type);
+        existing.expression = `${String(existing.expression)} | ${declaration.expression}`;
         continue;
       }
       resources.set(url, {

@@ -4,7 +4,7 @@
 // https://hl7.org/fhir/R4/http.html
 import jsonpatch from 'fast-json-patch';
 import { isUuid, type Transaction } from '../db/index.ts';
-import { HttpError, badRequest, preconditionFailed, unprocessable } from '../http/errors.ts';
+import { HttpError, badRequest, conflict, preconditionFailed, unprocessable } from '../http/errors.ts';
 import type { ResourceStore, StoredVersion } from './resource-store.ts';
 import { canonicalCondition, matchingIds, type MatchContext } from './search/match.ts';
 import { validateResource } from './validation.ts';
@@ -122,7 +122,15 @@ export async function patchResource(scope: WriteScope, resourceType: string, id:
 }
 
 export async function deleteResource(scope: WriteScope, resourceType: string, id: string): Promise<void> {
-  await scope.store.delete(scope.trx, context(scope), resourceType, id);
+  try {
+    // A savepoint, so that a refusal leaves an enclosing transaction bundle usable for its report.
+    await scope.trx.transaction((inner) => scope.store.delete(inner, context(scope), resourceType, id));
+  } catch (error) {
+    if ((error as { code?: string }).code === '23503') {
+      throw conflict(`${resourceType}/${id} is still referenced by other resources (${(error as { table?: string }).table ?? 'another table'}); delete or change those first`);
+    }
+    throw error;
+  }
   await scope.audit(id);
 }
 

@@ -31,11 +31,23 @@ export const COMMON_PARAMETERS: Record<string, SearchParameterDeclaration> = {
   _lastUpdated: { type: 'date', expression: 'Resource.meta.lastUpdated', description: 'When the resource version last changed', start: 'last_updated', columnType: 'timestamp' },
 };
 
-/** The canonical URL of a search parameter: FHIR's own for the base parameters of R4. */
+/**
+ * R4 defines some parameters once for several types (https://hl7.org/fhir/R4/searchparameter-registry.html):
+ * their ids are not "[type]-[name]".
+ */
+const SHARED_R4_PARAMETERS: Record<string, string> = {
+  'Patient.family': 'individual-family', 'Patient.given': 'individual-given', 'Patient.gender': 'individual-gender',
+  'Patient.birthdate': 'individual-birthdate', 'Patient.email': 'individual-email', 'Patient.phone': 'individual-phone',
+  'Patient.address-city': 'individual-address-city', 'Patient.address-postalcode': 'individual-address-postalcode',
+  'Encounter.patient': 'clinical-patient', 'Encounter.date': 'clinical-date', 'Encounter.type': 'clinical-type',
+  'Procedure.patient': 'clinical-patient', 'Procedure.date': 'clinical-date', 'Procedure.code': 'clinical-code',
+  'Procedure.encounter': 'clinical-encounter',
+};
+
+/** The canonical URL of a search parameter: the one R4 defines for it. */
 export function searchParameterUrl(type: string, name: string): string {
-  return name in COMMON_PARAMETERS
-    ? `http://hl7.org/fhir/SearchParameter/Resource-${name.slice(1)}`
-    : `http://hl7.org/fhir/SearchParameter/${type}-${name}`;
+  if (name in COMMON_PARAMETERS) return `http://hl7.org/fhir/SearchParameter/Resource-${name.slice(1)}`;
+  return `http://hl7.org/fhir/SearchParameter/${SHARED_R4_PARAMETERS[`${type}.${name}`] ?? `${type}-${name}`}`;
 }
 
 export function declarationsOf(mapping: AnyMapping): Record<string, SearchParameterDeclaration> {
