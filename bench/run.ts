@@ -11,6 +11,8 @@ import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { runMigrations } from '../src/db/index.ts';
 import { closeServices, createServices } from '../src/services.ts';
+import { MAPPINGS } from '../src/fhir/mappings/index.ts';
+import { warmValidators } from '../src/fhir/validation.ts';
 
 const url = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const DURATION_MS = Number(process.env.BENCH_SECONDS || 5) * 1000;
@@ -91,6 +93,7 @@ const tenant = await services.admin.createTenant({ name: 'Bench practice' }, sys
 const { client } = await services.admin.createClient({ tenant_id: tenant.id, name: 'bench', scopes: ['system/*.*'], rate_limit_per_minute: 10_000_000 }, system);
 const token = await services.tokens.issue({ clientRowId: client.id, clientId: client.client_id, tenantId: tenant.id, scopes: ['system/*.*'] });
 
+warmValidators([...MAPPINGS.keys()]);
 const expect = (status: number, result: { status: number }) => {
   if (result.status !== status) throw new Error(`expected ${status}, got ${result.status}`);
 };

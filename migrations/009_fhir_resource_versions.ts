@@ -60,7 +60,8 @@ export async function up(knex: Knex): Promise<void> {
   // Arguments: parent table, foreign key column in the child.
   await knex.raw(`create function cusp_touch_parent() returns trigger language plpgsql as $$
     declare
-      touch text := format('update %I set version_id = version_id where tenant_id = $1 and id = $2', tg_argv[0]);
+      -- A parent this transaction already changed gets its snapshot at commit anyway: leave it.
+      touch text := format('update %I set version_id = version_id where tenant_id = $1 and id = $2 and version_txid <> txid_current()', tg_argv[0]);
     begin
       if tg_op in ('UPDATE', 'DELETE') then
         execute touch using old.tenant_id, (to_jsonb(old) ->> tg_argv[1])::uuid;
@@ -106,6 +107,11 @@ export async function up(knex: Knex): Promise<void> {
         insert into resource_versions (tenant_id, resource_type, resource_id, version_id, last_updated, operation, snapshot)
         values (old.tenant_id, tg_argv[0], old.id, old.version_id + 1, now(), 'delete', null)
         on conflict (tenant_id, resource_type, resource_id, version_id) do nothing;
+        return null;
+      end if;
+      -- Several events of one transaction are one version: the first records it, at commit.
+      if exists (select 1 from resource_versions v where v.tenant_id = new.tenant_id and v.resource_type = tg_argv[0]
+                 and v.resource_id = new.id and v.version_id = new.version_id) then
         return null;
       end if;
       -- Deferred to commit: record the resource as the transaction leaves it.

@@ -5,6 +5,8 @@ import { createApp } from './app.ts';
 import { bootstrap, credentialsPath } from './bootstrap.ts';
 import type { Config } from './config/index.ts';
 import { closeServices, createServices, type Services } from './services.ts';
+import { MAPPINGS } from './fhir/mappings/index.ts';
+import { warmValidators } from './fhir/validation.ts';
 
 export interface RunningServer {
   services: Services;
@@ -18,6 +20,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const { logger } = services;
   const credentials = await bootstrap(config, services.db, services.audit);
   if (credentials) logger.info({ file: credentialsPath(config), client_id: credentials.client_id }, 'bootstrap credentials written');
+
+  // Compile the FHIR schema validators before taking traffic, not in the first client's request.
+  warmValidators([...MAPPINGS.keys(), 'Bundle']);
 
   const server = http.createServer(createApp(services));
   server.keepAliveTimeout = 65_000;
