@@ -187,3 +187,45 @@ describe('FHIR search (search.html) on Patient', () => {
     });
   });
 });
+
+describe('paging through 1,000 results while others write', () => {
+  let app: TestApp;
+  let token: string;
+  let tenantId: string;
+  let initial: string[];
+
+  before(async function () {
+    this.timeout(120_000);
+    app = await startTestApp();
+    ({ token, tenantId } = await tenantWithToken(app, ['system/*.*']));
+    const entry = Array.from({ length: 1000 }, (_, i) => ({
+      request: { method: 'POST', url: 'Patient' },
+      resource: { resourceType: 'Patient', name: [{ family: `Pager${String(i % 37).padStart(2, '0')}`, given: [`N${i}`] }], birthDate: `19${50 + (i % 50)}-01-01` },
+    }));
+    await app.request.post('/fhir').auth(token, { type: 'bearer' }).type('application/fhir+json')
+      .send(JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry })).set('Prefer', 'return=minimal').expect(200);
+    initial = await app.services.db.tenant(tenantId, (trx) => trx('patients').pluck('id'));
+  });
+  after(() => app.close());
+
+  for (const sort of ['', '&_sort=family,-birthdate', '&_sort=-_lastUpdated']) {
+    it(`sees each of the 1,000 once, and nothing twice${sort ? ` (${sort.slice(1)})` : ''}`, async function () {
+      this.timeout(60_000);
+      const seen: string[] = [];
+      let next: string | undefined = `/fhir/Patient?family=pager&_count=73${sort}`;
+      for (let page = 0; next; page++) {
+        const response: { body: Bundle } = await app.request.get(next).auth(token, { type: 'bearer' }).expect(200);
+        seen.push(...(response.body.entry ?? []).map((e) => e.resource.id as string));
+        next = response.body.link.find((l) => l.relation === 'next')?.url.replace(PUBLIC_BASE_URL, '');
+        // Another client adds matching patients while this one pages.
+        if (page % 3 === 0) {
+          await app.request.post('/fhir/Patient').auth(token, { type: 'bearer' }).type('application/fhir+json')
+            .send(JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Pager99' }], birthDate: '2000-01-01' })).expect(201);
+        }
+      }
+      assert.equal(new Set(seen).size, seen.length, 'no resource appears twice');
+      const seenSet = new Set(seen);
+      assert.deepEqual(initial.filter((id) => !seenSet.has(id)), [], 'every resource that existed before paging began was seen');
+    });
+  }
+});
