@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { ownerClient } from './support/database.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { openDatabase } from '../src/db/index.ts';
+import { ownerClient, testDatabaseUrl } from './support/database.ts';
 
 describe('database roles', () => {
   it('the application roles are neither superusers nor able to bypass row-level security', async () => {
@@ -13,6 +15,22 @@ describe('database roles', () => {
       ]);
     } finally {
       await client.end();
+    }
+  });
+});
+
+describe('scoped transactions', () => {
+  it('tenant() runs as cusp_app with the tenant set, platform() as cusp_platform with none, and both end with the transaction', async () => {
+    const db = await openDatabase({ ...loadConfig({}), databaseUrl: testDatabaseUrl(), databasePoolSize: 1 }, { migrate: false });
+    try {
+      const tenantId = '3f0c9a52-6c1e-4a8e-9a0e-5a4c1c2b7d10';
+      const inTenant = await db.tenant(tenantId, (trx) => trx.raw('select current_user as role, cusp_tenant_id() as tenant'));
+      assert.deepEqual(inTenant.rows, [{ role: 'cusp_app', tenant: tenantId }]);
+      const inPlatform = await db.platform((trx) => trx.raw('select current_user as role, cusp_tenant_id() as tenant'));
+      assert.deepEqual(inPlatform.rows, [{ role: 'cusp_platform', tenant: null }]);
+      await assert.rejects(db.tenant("x'; drop table tenants; --", (trx) => trx.raw('select 1')), /invalid tenant id/);
+    } finally {
+      await db.close();
     }
   });
 });

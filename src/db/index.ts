@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { Config } from '../config/index.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 import { migrationSource } from './migrations.ts';
+import { SCOPE_KEY, ScopedClientPG, type TransactionScope } from './scoped-client.ts';
 
 export type Transaction = Knex.Transaction;
 
@@ -34,7 +35,7 @@ export interface Database {
 
 function connect(url: string, poolSize: number): Knex {
   return knexFactory({
-    client: 'pg',
+    client: ScopedClientPG as unknown as typeof knexFactory.Client,
     connection: url,
     pool: { min: 0, max: poolSize },
     migrations: { migrationSource, tableName: 'knex_migrations' },
@@ -42,10 +43,8 @@ function connect(url: string, poolSize: number): Knex {
 }
 
 async function scoped<T>(knex: Knex, role: string, tenantId: string, work: (trx: Transaction) => Promise<T>): Promise<T> {
-  return knex.transaction(async (trx) => {
-    await trx.raw(`select set_config('role', ?, true), set_config('cusp.tenant_id', ?, true)`, [role, tenantId]);
-    return work(trx);
-  });
+  const scope: TransactionScope = { role, tenantId };
+  return knex.transaction(work, { [SCOPE_KEY]: scope } as Knex.TransactionConfig);
 }
 
 export async function runMigrations(url: string): Promise<string[]> {

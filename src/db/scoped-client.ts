@@ -1,0 +1,49 @@
+// The knex PostgreSQL client with one change: a transaction that carries a role and a tenant
+// starts with BEGIN and both settings in a single simple query, so that scoping a transaction
+// costs no round trip of its own. The values are validated before they are spliced in.
+import { createRequire } from 'node:module';
+import type { Knex } from 'knex';
+
+const require = createRequire(import.meta.url);
+// knex exposes its dialect classes only through these paths.
+const ClientPG = require('knex/lib/dialects/postgres/index.js') as new (config: Knex.Config) => Knex.Client;
+const TransactionPG = require('knex/lib/dialects/postgres/execution/pg-transaction.js') as new (...args: unknown[]) => {
+  begin(connection: unknown): Promise<unknown>;
+  query(connection: unknown, sql: string): Promise<unknown>;
+};
+
+export interface TransactionScope {
+  role: string;
+  /** A UUID, or '' for none. */
+  tenantId: string;
+}
+
+const ROLE = /^[a-z_]+$/;
+const TENANT = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/i;
+
+export function beginStatement({ role, tenantId }: TransactionScope): string {
+  if (!ROLE.test(role) || !TENANT.test(tenantId)) throw new Error('invalid transaction scope');
+  return `BEGIN; SELECT set_config('role', '${role}', true), set_config('cusp.tenant_id', '${tenantId}', true);`;
+}
+
+/** The transaction config key that carries the scope (knex replaces `userParams` with its own). */
+export const SCOPE_KEY = 'cuspScope';
+
+class ScopedTransaction extends TransactionPG {
+  private readonly scope?: TransactionScope;
+
+  constructor(client: unknown, container: unknown, config?: Record<string, unknown>, outerTx?: unknown) {
+    super(client, container, config, outerTx);
+    this.scope = config?.[SCOPE_KEY] as TransactionScope | undefined;
+  }
+
+  override begin(connection: unknown): Promise<unknown> {
+    return this.scope ? this.query(connection, beginStatement(this.scope)) : super.begin(connection);
+  }
+}
+
+export class ScopedClientPG extends ClientPG {
+  override transaction(container: unknown, config?: Record<string, unknown>, outerTx?: unknown) {
+    return new ScopedTransaction(this, container, config, outerTx) as unknown as Knex.Transaction;
+  }
+}
