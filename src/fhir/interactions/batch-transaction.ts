@@ -186,9 +186,10 @@ async function transaction(request: FhirRequest, entries: Entry[]) {
         byFullUrl.set(entry.fullUrl, `${entry.type}/${entry.id}`);
       }
     }
-    const ordered = [...entries].sort((a, b) => PROCESSING_ORDER[a.method] - PROCESSING_ORDER[b.method] || a.index - b.index);
-    // Conditional creates run first among the POSTs, so references to them resolve to what they found or made.
-    ordered.sort((a, b) => PROCESSING_ORDER[a.method] - PROCESSING_ORDER[b.method] || Number(!a.ifNoneExist) - Number(!b.ifNoneExist) || a.index - b.index);
+    // The spec's order; among the POSTs the conditional creates first, so references to them
+    // resolve to what they found or made.
+    const ordered = [...entries].sort((a, b) => PROCESSING_ORDER[a.method] - PROCESSING_ORDER[b.method]
+      || Number(!a.ifNoneExist) - Number(!b.ifNoneExist) || a.index - b.index);
 
     const resolve = async (reference: string): Promise<string> => {
       if (reference.startsWith('urn:uuid:') || reference.startsWith('urn:oid:')) {
