@@ -46,12 +46,14 @@ describe('access tokens and scopes on every request', () => {
       await app.request.get('/fhir/Patient').auth(none, { type: 'bearer' }).expect(401);
     });
 
-    it('an expired token is 401', async () => {
-      const shortLived = await startTestApp({ accessTokenTtlSeconds: 1 });
+    it('an expired token is 401', async function () {
+      this.timeout(30_000);
+      // exp has whole-second precision: a 3 s lifetime is valid for at least 2 s after issue.
+      const shortLived = await startTestApp({ accessTokenTtlSeconds: 3 });
       try {
         const { token } = await tenantWithToken(shortLived, ['system/*.read']);
         await shortLived.request.get('/fhir/Patient/1').auth(token, { type: 'bearer' }).expect(404);
-        await new Promise((resolve) => setTimeout(resolve, 2100));
+        await new Promise((resolve) => setTimeout(resolve, 4100));
         const res = await shortLived.request.get('/fhir/Patient/1').auth(token, { type: 'bearer' }).expect(401);
         assert.match(res.body.issue[0].diagnostics, /expired/);
       } finally {
