@@ -149,8 +149,9 @@ describe('database schema', () => {
 
   it('keeps tenant_id NOT NULL everywhere but in the tables that also hold global rows', async () => {
     const { rows } = await withClient((client) => client.query(
-      `select table_name from information_schema.columns
-       where table_schema = 'public' and column_name = 'tenant_id' and is_nullable = 'YES' order by table_name`));
+      `select c.table_name from information_schema.columns c
+       join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name and t.table_type = 'BASE TABLE'
+       where c.table_schema = 'public' and c.column_name = 'tenant_id' and c.is_nullable = 'YES' order by c.table_name`));
     assert.deepEqual(rows.map((row) => row.table_name),
       ['ai_model_deployments', 'audit_events', 'role_permissions', 'roles']);
   });

@@ -13,6 +13,8 @@ export interface ResourceRows {
   row: Row;
   /** Child rows by child table name. */
   children: Record<string, Row[]>;
+  /** The table the row was read from (the snapshot's "_source"): tells a multi-source mapping which source it is. */
+  source?: string;
 }
 
 export interface ChildTable {
@@ -26,27 +28,83 @@ export type ResourceContent<R extends fhir4.FhirResource> = Omit<R, 'id' | 'meta
 
 export type AnyMapping = ResourceMapping<fhir4.FhirResource>;
 
-export interface ResourceMapping<R extends fhir4.FhirResource = fhir4.FhirResource> {
-  type: R['resourceType'];
+/** One table of a resource type that lies on several (e.g. Observation: vital_signs, perio_measurements). */
+export interface MappingSource<R extends fhir4.FhirResource = fhir4.FhirResource> {
   table: string;
   children: ChildTable[];
-  /** Delete sets deleted_at rather than removing the row. */
   softDelete: boolean;
-  /** The main table has created_by/updated_by (PHI tables): the store fills them with the caller. */
   provenance: boolean;
+  /** What this table stores, for the 422 when no source accepts a resource ("vital signs (LOINC …)"). */
+  description: string;
+  /** Whether a written resource belongs in this table; exactly one source should accept it. */
+  accepts(resource: ResourceContent<R>): boolean;
+}
+
+export interface ResourceMapping<R extends fhir4.FhirResource = fhir4.FhirResource> {
+  type: R['resourceType'];
+  /**
+   * The table that search, _include and _revinclude read (aliased r). With `sources`, a view
+   * that UNION ALLs the sources under common column names, with id, tenant_id, version_id,
+   * last_updated, deleted_at (null where a source has no soft delete) and source_table; a
+   * reference column must bear the sources' own column name, since _include reads it from the
+   * snapshot of the source row.
+   */
+  table: string;
+  /** The child tables written with the main row. With `sources`: [] (each source has its own). */
+  children: ChildTable[];
+  /**
+   * Delete sets deleted_at rather than removing the row. With `sources`: whether reads through
+   * the view filter deleted_at, i.e. whether any source soft-deletes (checked by defineMapping).
+   */
+  softDelete: boolean;
+  /** The main table has created_by/updated_by (PHI tables): the store fills them with the caller. With `sources`: false (per source). */
+  provenance: boolean;
+  /**
+   * The tables a resource of this type may lie in. Writes go to the one that accepts the
+   * resource; a resource never moves from one to another; reads render the snapshot of the row
+   * with `source` set to its table.
+   */
+  sources?: MappingSource<R>[];
+  /** With `sources`: the element that decides the source, named in the 422 when none accepts. */
+  sourceElement?: string;
   /**
    * Resource → rows: the main row's columns (without id, tenant_id and server columns) and the
    * child rows (without id, tenant_id and the foreign key). Throws 422 for values that have no
-   * correspondence in the schema.
+   * correspondence in the schema. `source` is the table the rows go to (the accepting source's).
    */
-  toRows(resource: ResourceContent<R>): ResourceRows;
+  toRows(resource: ResourceContent<R>, source: string): ResourceRows;
   /** Rows → resource. Elements the columns cannot express are restored from the residual. */
   toResource(rows: ResourceRows): ResourceContent<R>;
   search: Record<string, SearchParameterDeclaration>;
 }
 
 export function defineMapping<R extends fhir4.FhirResource>(mapping: ResourceMapping<R>): ResourceMapping<R> {
+  if (mapping.sources) {
+    const anySoftDelete = mapping.sources.some((source) => source.softDelete);
+    if (mapping.children.length > 0 || mapping.provenance || mapping.softDelete !== anySoftDelete) {
+      throw new Error(`${mapping.type}: a mapping with sources declares children [], provenance false and softDelete ${anySoftDelete}`);
+    }
+  }
   return mapping;
+}
+
+/** Where a mapping's rows are written: its sources, or its one table. */
+export function sourcesOf<R extends fhir4.FhirResource>(mapping: ResourceMapping<R>): MappingSource<R>[] {
+  return mapping.sources ?? [{
+    table: mapping.table, children: mapping.children, softDelete: mapping.softDelete, provenance: mapping.provenance,
+    description: mapping.type, accepts: () => true,
+  }];
+}
+
+/** The source a written resource belongs in; 422 saying what the server stores when there is none. */
+export function sourceFor<R extends fhir4.FhirResource>(mapping: ResourceMapping<R>, resource: ResourceContent<R>): MappingSource<R> {
+  const sources = sourcesOf(mapping);
+  const source = sources.find((candidate) => candidate.accepts(resource));
+  if (!source) {
+    throw unprocessable(`${mapping.type}: this server stores ${sources.map((s) => s.description).join('; and ')}; `
+      + `this ${mapping.type} is none of these`, mapping.sourceElement);
+  }
+  return source;
 }
 
 /** Removes undefined properties and empty arrays/objects, so rendered resources carry no empty elements. */

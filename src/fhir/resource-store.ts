@@ -5,10 +5,14 @@
 // Writes go to the mapped tables; at commit the history trigger records the resource's rows in
 // resource_versions (migrations/009). Reads render from those snapshots, so a read, a vread and
 // a history entry come from the same place, and child rows cost no extra query.
+//
+// A type that lies on several tables (mapping.sources) is written to the source that accepts
+// the resource; an update or delete finds the row in whichever source holds the id, and an
+// update that would move it to another source is 422.
 import { randomUUID } from 'node:crypto';
 import { isUuid, type Transaction } from '../db/index.ts';
-import { gone, notFound, preconditionFailed } from '../http/errors.ts';
-import type { AnyMapping, ResourceRows, Row } from './mapping.ts';
+import { gone, notFound, preconditionFailed, unprocessable } from '../http/errors.ts';
+import { sourceFor, sourcesOf, type AnyMapping, type MappingSource, type ResourceRows, type Row } from './mapping.ts';
 import { applyResidual, computeResidual, type Residual } from './residual.ts';
 
 export type VersionOperation = 'create' | 'update' | 'delete';
@@ -36,7 +40,7 @@ export interface VersionRow {
   version_id: number;
   last_updated: Date;
   operation: VersionOperation;
-  snapshot: (Row & { _children?: Record<string, Row[]>; fhir_residual?: Residual | null }) | null;
+  snapshot: (Row & { _children?: Record<string, Row[]>; _source?: string; fhir_residual?: Residual | null }) | null;
   seq: number;
 }
 
@@ -98,50 +102,79 @@ export class ResourceStore {
     return this.render(row);
   }
 
-  async create(trx: Transaction, context: WriteContext, resource: fhir4.FhirResource, id: string = randomUUID()): Promise<StoredVersion> {
+  async create(trx: Transaction, context: WriteContext, resource: fhir4.FhirResource, id: string = randomUUID(), versionId = 1): Promise<StoredVersion> {
     const mapping = this.mapping(resource.resourceType);
-    const { row, children } = mapping.toRows(withoutServerFields(resource));
-    await trx(mapping.table).insert({
+    const content = withoutServerFields(resource);
+    const source = sourceFor(mapping, content);
+    const { row, children } = mapping.toRows(content, source.table);
+    await trx(source.table).insert({
       ...row, id, tenant_id: context.tenantId,
-      ...(mapping.provenance ? { created_by: context.actorId, updated_by: context.actorId } : {}),
+      ...(versionId > 1 ? { version_id: versionId } : {}),
+      ...(source.provenance ? { created_by: context.actorId, updated_by: context.actorId } : {}),
     });
-    await this.insertChildren(trx, mapping, context.tenantId, id, children);
-    return this.finishWrite(trx, mapping, context.tenantId, id, resource, 'create');
+    await this.insertChildren(trx, source, context.tenantId, id, children);
+    return this.finishWrite(trx, mapping, source, context.tenantId, id, resource, 'create');
   }
 
   /** Update, or create with the given id when there is no such resource (update as create). */
   async update(trx: Transaction, context: WriteContext, resource: fhir4.FhirResource & { id: string }, ifMatch?: string): Promise<{ version: StoredVersion; created: boolean }> {
     const mapping = this.mapping(resource.resourceType);
-    const current = await trx(mapping.table).where({ tenant_id: context.tenantId, id: resource.id })
-      .first(['version_id', ...(mapping.softDelete ? ['deleted_at'] : [])]).forUpdate();
-    const live = current && !(mapping.softDelete && current.deleted_at);
+    const found = await this.locate(trx, mapping, context.tenantId, resource.id);
+    const current = found?.current;
+    const live = current && !(found.source.softDelete && current.deleted_at);
     if (ifMatch !== undefined && (!live || String(current.version_id) !== ifMatch)) {
       throw preconditionFailed(`If-Match ${ifMatch} does not match the current version of ${resource.resourceType}/${resource.id}`);
     }
-    if (!current) return { version: await this.create(trx, context, resource, resource.id), created: true };
+    if (!found) {
+      // A resource whose row was removed (hard delete) comes back as the version after its
+      // deletion: its past versions stay in the log, and the new one must not collide with them.
+      const last = await trx('resource_versions').where({ tenant_id: context.tenantId, resource_type: resource.resourceType, resource_id: resource.id })
+        .max({ version: 'version_id' }).first();
+      return { version: await this.create(trx, context, resource, resource.id, Number(last?.version ?? 0) + 1), created: true };
+    }
 
-    const { row, children } = mapping.toRows(withoutServerFields(resource));
-    await trx(mapping.table).where({ tenant_id: context.tenantId, id: resource.id }).update({
+    const content = withoutServerFields(resource);
+    const { source } = found;
+    if (sourceFor(mapping, content).table !== source.table) {
+      throw unprocessable(`${resource.resourceType}/${resource.id} is stored as ${source.description}; `
+        + `an update cannot make it another kind of ${resource.resourceType} (create a new one instead)`, mapping.sourceElement);
+    }
+    const { row, children } = mapping.toRows(content, source.table);
+    await trx(source.table).where({ tenant_id: context.tenantId, id: resource.id }).update({
       ...row, fhir_residual: null,
-      ...(mapping.softDelete ? { deleted_at: null } : {}),
-      ...(mapping.provenance ? { updated_by: context.actorId } : {}),
+      ...(source.softDelete ? { deleted_at: null } : {}),
+      ...(source.provenance ? { updated_by: context.actorId } : {}),
     });
-    for (const child of mapping.children) {
+    for (const child of source.children) {
       await trx(child.table).where({ tenant_id: context.tenantId, [child.foreignKey]: resource.id }).delete();
     }
-    await this.insertChildren(trx, mapping, context.tenantId, resource.id, children);
-    return { version: await this.finishWrite(trx, mapping, context.tenantId, resource.id, resource, live ? 'update' : 'create'), created: !live };
+    await this.insertChildren(trx, source, context.tenantId, resource.id, children);
+    return { version: await this.finishWrite(trx, mapping, source, context.tenantId, resource.id, resource, live ? 'update' : 'create'), created: !live };
   }
 
   /** Deletes the resource; returns false when there was nothing to delete. */
   async delete(trx: Transaction, context: WriteContext, resourceType: string, id: string): Promise<boolean> {
     const mapping = this.mapping(resourceType);
     if (!isUuid(id)) return false;
-    const target = trx(mapping.table).where({ tenant_id: context.tenantId, id });
-    const affected = mapping.softDelete
-      ? await target.whereNull('deleted_at').update({ deleted_at: trx.fn.now(), ...(mapping.provenance ? { updated_by: context.actorId } : {}) })
-      : await target.delete();
-    return affected > 0;
+    for (const source of sourcesOf(mapping)) {
+      const target = trx(source.table).where({ tenant_id: context.tenantId, id });
+      const affected = source.softDelete
+        ? await target.whereNull('deleted_at').update({ deleted_at: trx.fn.now(), ...(source.provenance ? { updated_by: context.actorId } : {}) })
+        : await target.delete();
+      if (affected > 0) return true;
+    }
+    return false;
+  }
+
+  /** The source holding the row of this id, locked for update: at most one query per source. */
+  private async locate(trx: Transaction, mapping: AnyMapping, tenantId: string, id: string):
+    Promise<{ source: MappingSource; current: { version_id: number; deleted_at?: string | null } } | undefined> {
+    for (const source of sourcesOf(mapping)) {
+      const current = await trx(source.table).where({ tenant_id: tenantId, id })
+        .first(['version_id', ...(source.softDelete ? ['deleted_at'] : [])]).forUpdate();
+      if (current) return { source, current };
+    }
+    return undefined;
   }
 
   /** Versions, newest first, one more than `count` to tell whether another page follows. */
@@ -168,8 +201,8 @@ export class ResourceStore {
     return { versions: page.map((row) => this.render(row)), next: rows.length > query.count ? page.at(-1)?.seq : undefined };
   }
 
-  private async insertChildren(trx: Transaction, mapping: AnyMapping, tenantId: string, id: string, children: ResourceRows['children']): Promise<void> {
-    for (const child of mapping.children) {
+  private async insertChildren(trx: Transaction, source: MappingSource, tenantId: string, id: string, children: ResourceRows['children']): Promise<void> {
+    for (const child of source.children) {
       const rows = children[child.table] ?? [];
       if (rows.length > 0) await trx(child.table).insert(rows.map((row) => ({ ...row, tenant_id: tenantId, [child.foreignKey]: id })));
     }
@@ -179,11 +212,11 @@ export class ResourceStore {
    * Reads back what was written as the database holds it, keeps what the columns could not
    * express in the residual, and returns the new version as a read will render it.
    */
-  private async finishWrite(trx: Transaction, mapping: AnyMapping, tenantId: string, id: string, written: fhir4.FhirResource, operation: VersionOperation): Promise<StoredVersion> {
-    const snapshot = await this.snapshot(trx, mapping, tenantId, id);
+  private async finishWrite(trx: Transaction, mapping: AnyMapping, source: MappingSource, tenantId: string, id: string, written: fhir4.FhirResource, operation: VersionOperation): Promise<StoredVersion> {
+    const snapshot = await this.snapshot(trx, mapping, source, tenantId, id);
     const writtenContent = withoutServerFields(written) as unknown as Record<string, unknown>;
     const residual = computeResidual(writtenContent, this.content(mapping, snapshot, null));
-    if (residual) await trx(mapping.table).where({ tenant_id: tenantId, id }).update({ fhir_residual: residual });
+    if (residual) await trx(source.table).where({ tenant_id: tenantId, id }).update({ fhir_residual: residual });
     snapshot.fhir_residual = residual;
     return this.render({
       resource_type: mapping.type, resource_id: id, version_id: snapshot.version_id as number,
@@ -191,19 +224,19 @@ export class ResourceStore {
     });
   }
 
-  private async snapshot(trx: Transaction, mapping: AnyMapping, tenantId: string, id: string): Promise<NonNullable<VersionRow['snapshot']>> {
-    const children = mapping.children.map((child) => `${child.table}:${child.foreignKey}`);
+  private async snapshot(trx: Transaction, mapping: AnyMapping, source: MappingSource, tenantId: string, id: string): Promise<NonNullable<VersionRow['snapshot']>> {
+    const children = source.children.map((child) => `${child.table}:${child.foreignKey}`);
     const { rows } = await trx.raw<{ rows: { snapshot: VersionRow['snapshot'] }[] }>(
-      'select cusp_resource_snapshot(?, ?::uuid, ?::uuid, ?::text[]) as snapshot', [mapping.table, tenantId, id, children]);
+      'select cusp_resource_snapshot(?, ?::uuid, ?::uuid, ?::text[]) as snapshot', [source.table, tenantId, id, children]);
     const snapshot = rows[0]?.snapshot;
     if (!snapshot) throw new Error(`${mapping.type}/${id} vanished while being written`);
     return snapshot;
   }
 
   private content(mapping: AnyMapping, snapshot: NonNullable<VersionRow['snapshot']>, residual: Residual | null): Record<string, unknown> {
-    const { _children: children = {}, ...row } = snapshot;
+    const { _children: children = {}, _source: source, ...row } = snapshot;
     for (const column of SERVER_COLUMNS) delete row[column];
-    const rendered = mapping.toResource({ row, children }) as unknown as Record<string, unknown>;
+    const rendered = mapping.toResource({ row, children, ...(source ? { source } : {}) }) as unknown as Record<string, unknown>;
     return applyResidual(rendered, residual);
   }
 

@@ -27,9 +27,9 @@ const CDT_CODE = /^D\d{4}$/;
 
 const identity = (codes: string[]) => codeTable(Object.fromEntries(codes.map((code) => [code, code])));
 /** The permanent teeth of ex-tooth (11–18, 21–28, 31–38, 41–48), stored as written in tooth_number. */
-const TOOTH = identity([1, 2, 3, 4].flatMap((quadrant) => [1, 2, 3, 4, 5, 6, 7, 8].map((tooth) => `${quadrant}${tooth}`)));
+export const TOOTH = identity([1, 2, 3, 4].flatMap((quadrant) => [1, 2, 3, 4, 5, 6, 7, 8].map((tooth) => `${quadrant}${tooth}`)));
 /** ex-tooth codes that name an oral site other than one tooth: valid, but tooth_number cannot hold them. */
-const ORAL_SITES = new Set(['0', '1', '2', '3', '4', '5', '6', '7', '8']);
+export const ORAL_SITES = new Set(['0', '1', '2', '3', '4', '5', '6', '7', '8']);
 /** Every code of FDI-surface, stored as written in surface. */
 const SURFACE = identity(['M', 'O', 'I', 'D', 'B', 'V', 'L', 'MO', 'DO', 'DI', 'MOD']);
 

@@ -42,6 +42,8 @@ const SHARED_R4_PARAMETERS: Record<string, string> = {
   'Encounter.patient': 'clinical-patient', 'Encounter.date': 'clinical-date', 'Encounter.type': 'clinical-type',
   'Procedure.patient': 'clinical-patient', 'Procedure.date': 'clinical-date', 'Procedure.code': 'clinical-code',
   'Procedure.encounter': 'clinical-encounter',
+  'Observation.patient': 'clinical-patient', 'Observation.date': 'clinical-date', 'Observation.code': 'clinical-code',
+  'Observation.encounter': 'clinical-encounter',
 };
 
 /** The canonical URL of a search parameter: the one R4 defines for it. */
@@ -206,11 +208,15 @@ function valueCondition(alias: string, name: string, declaration: SearchParamete
       if (value.url && !value.resourceType) return FALSE; // an absolute URL of another server
       return onColumn(alias, declaration.column, (column) => ({ sql: `${column} = ?`, bindings: [value.id ?? null] }));
     }
-    case 'quantity':
+    case 'quantity': {
       if (value.type !== 'quantity') break;
       if (value.system !== undefined && value.system !== declaration.system) return FALSE;
-      if (value.code !== undefined && value.code !== declaration.unit) return FALSE;
-      return onColumn(alias, declaration.column, (column) => rangeCondition(value.prefix, { start: column, end: column }, { start: value.range.low, end: value.range.high }));
+      if (value.code !== undefined && declaration.unitColumn === undefined && value.code !== declaration.unit) return FALSE;
+      // Units are compared as written: no conversion between UCUM units.
+      const unit: Sql = value.code !== undefined && declaration.unitColumn !== undefined
+        ? { sql: `${alias}.${quote(declaration.unitColumn)} = ?`, bindings: [value.code] } : TRUE;
+      return and([unit, onColumn(alias, declaration.column, (column) => rangeCondition(value.prefix, { start: column, end: column }, { start: value.range.low, end: value.range.high }))]);
+    }
   }
   throw new UnsupportedSearch(name, `${name}${modifier ? `:${modifier}` : ''} with this kind of value is not supported`);
 }

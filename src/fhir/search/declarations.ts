@@ -35,7 +35,15 @@ export interface DateDeclaration extends Declared {
 }
 export interface ReferenceDeclaration extends Declared { type: 'reference'; column: ColumnRef; targets: string[] }
 export interface NumberDeclaration extends Declared { type: 'number'; column: ColumnRef }
-export interface QuantityDeclaration extends Declared { type: 'quantity'; column: ColumnRef; system?: string; unit?: string }
+export interface QuantityDeclaration extends Declared {
+  type: 'quantity';
+  column: ColumnRef;
+  system?: string;
+  /** The one unit code of every value, or: */
+  unit?: string;
+  /** a column of the main table holding each row's unit code (in `system`). */
+  unitColumn?: string;
+}
 export interface UriDeclaration extends Declared { type: 'uri'; column: ColumnRef }
 
 export type SearchParameterDeclaration =
@@ -48,3 +56,4 @@ export const stringParam = (d: Describe, ...columns: ColumnRef[]): StringDeclara
 export const tokenParam = (d: Describe, source: Omit<TokenDeclaration, keyof Declared | 'type'>): TokenDeclaration => ({ type: 'token', ...d, ...source });
 export const dateParam = (d: Describe, columnType: DateDeclaration['columnType'], start: ColumnRef, end?: string): DateDeclaration => ({ type: 'date', ...d, columnType, start, end });
 export const referenceParam = (d: Describe, column: ColumnRef, targets: string[]): ReferenceDeclaration => ({ type: 'reference', ...d, column, targets });
+export const quantityParam = (d: Describe, column: ColumnRef, units: Pick<QuantityDeclaration, 'system' | 'unit' | 'unitColumn'>): QuantityDeclaration => ({ type: 'quantity', ...d, column, ...units });
