@@ -6,11 +6,11 @@ import type { Request } from 'express';
 import { HttpError, badRequest, type Issue } from '../../http/errors.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { AnyMapping } from '../mapping.ts';
-import { UnsupportedSearch, compileCriterion, declarationsOf, type MappingLookup } from '../search/compile.ts';
+import { UnsupportedSearch, compileCriterion, declarationsOf, hasCriterion, type MappingLookup } from '../search/compile.ts';
 import { executeSearch } from '../search/execute.ts';
 import { resolveIncludes } from '../search/include.ts';
 import { parseSearch } from '../search/parse.ts';
-import { SearchError, type ParamRegistry, type ParsedSearch, type SearchParamDefinition } from '../search/types.ts';
+import { SearchError, type ParamRegistry, type ParsedSearch, type SearchCriterion, type SearchParamDefinition } from '../search/types.ts';
 import type { InteractionHandler } from './context.ts';
 
 const DEFAULT_COUNT = 50;
@@ -57,7 +57,7 @@ const lenient = (req: Request) => /(?:^|[,;\s])handling=lenient/.test(req.get('p
 
 /** Moves criteria and result parameters this server cannot honour into `unknown`. */
 function dropUnsupported(search: ParsedSearch, mapping: AnyMapping, lookup: MappingLookup): void {
-  search.criteria = search.criteria.filter((criterion) => {
+  const supported = (criterion: SearchCriterion): boolean => {
     try {
       compileCriterion('r', mapping, criterion, lookup);
       return true;
@@ -66,17 +66,9 @@ function dropUnsupported(search: ParsedSearch, mapping: AnyMapping, lookup: Mapp
       search.unknown.push({ name: criterion.name, reason: error.message });
       return false;
     }
-  });
-  search.has = search.has.filter((has) => {
-    try {
-      compileCriterion('r', mapping, { name: '_has', definition: { name: '_has', type: 'special' }, values: [], has }, lookup);
-      return true;
-    } catch (error) {
-      if (!(error instanceof UnsupportedSearch)) throw error;
-      search.unknown.push({ name: '_has', reason: error.message });
-      return false;
-    }
-  });
+  };
+  search.criteria = search.criteria.filter(supported);
+  search.has = search.has.filter((has) => supported(hasCriterion(has)));
   if (search.summary === 'true' || search.summary === 'text') {
     search.unknown.push({ name: '_summary', reason: `_summary=${search.summary} is not supported (count, data and false are)` });
     search.summary = undefined;

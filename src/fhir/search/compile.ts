@@ -259,6 +259,9 @@ export function compileCriterion(alias: string, mapping: AnyMapping, criterion: 
   return alternatives;
 }
 
+/** A top-level _has as a criterion, so it compiles and combines like any other. */
+export const hasCriterion = (has: HasCriterion): SearchCriterion => ({ name: '_has', definition: { name: '_has', type: 'special' }, values: [], has });
+
 /** _has:Type:reference:criterion — resources that some Type resource refers to through reference. */
 export function compileHas(alias: string, mapping: AnyMapping, has: HasCriterion, lookup: MappingLookup): Sql {
   const source = lookup(has.targetType);

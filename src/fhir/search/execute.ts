@@ -5,7 +5,7 @@
 import type { Transaction } from '../../db/index.ts';
 import type { AnyMapping } from '../mapping.ts';
 import type { ResourceStore, StoredVersion, VersionRow } from '../resource-store.ts';
-import { and, compileCriterion, declarationsOf, quote, sortExpression, type MappingLookup, type Sql } from './compile.ts';
+import { and, compileCriterion, hasCriterion, declarationsOf, quote, sortExpression, type MappingLookup, type Sql } from './compile.ts';
 import type { ParsedSearch } from './types.ts';
 
 const ROW = 'r';
@@ -71,7 +71,7 @@ export async function executeSearch(trx: Transaction, store: ResourceStore, look
     { sql: `${ROW}.tenant_id = ?`, bindings: [tenantId] },
     ...(mapping.softDelete ? [{ sql: `${ROW}.deleted_at is null`, bindings: [] }] : []),
     ...search.criteria.map((criterion) => compileCriterion(ROW, mapping, criterion, lookup)),
-    ...search.has.map((has) => compileCriterion(ROW, mapping, { name: '_has', definition: { name: '_has', type: 'special' }, values: [], has }, lookup)),
+    ...search.has.map((has) => compileCriterion(ROW, mapping, hasCriterion(has), lookup)),
   ];
   const where = and(filters);
   const keys = sortKeys(mapping, search);
