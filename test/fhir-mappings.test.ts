@@ -391,6 +391,14 @@ describe('FHIR mappings: Location, Encounter, Procedure', () => {
         assert.ok(res.status >= 400 && res.status < 500, `status ${res.status}: ${JSON.stringify(res.body)}`);
         assert.equal(await versionCount(), before);
       });
+
+      it('a practitioner who is not a member of this tenant is refused (422) and nothing is written', async () => {
+        const outsider = await app.services.db.platform(async (trx) => {
+          const [user] = await trx('users').insert({ email: `dr.elsewhere.${Date.now()}@other.example`, full_name: 'Dr Elsewhere' }).returning('id');
+          return user.id as string;
+        });
+        await refused(() => api.post('/Encounter', examEncounter({ ...refs, practitioner: outsider })), 422);
+      });
     });
   });
 
