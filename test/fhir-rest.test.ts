@@ -264,6 +264,13 @@ describe('FHIR RESTful interactions (http.html)', () => {
       assert.deepEqual(forCreated, ['FHIR_CREATE', 'FHIR_READ']);
       assert.ok(events.some((e) => e.event_type === 'FHIR_CREATE' && e.outcome === 'FAILURE'));
     });
+
+    it('a request the scopes refuse is audited as a failure with its status', async () => {
+      const reader = await tenantWithToken(app, ['system/Patient.read']);
+      await app.request.delete('/fhir/Patient/8f3b2c1d-0000-4000-8000-000000000001').auth(reader.token, { type: 'bearer' }).expect(403);
+      const events = await app.services.db.tenant(reader.tenantId, (trx) => trx('audit_events').where({ event_type: 'FHIR_DELETE' }));
+      assert.deepEqual(events.map((e) => [e.outcome, e.metadata.status]), [['FAILURE', 403]]);
+    });
   });
 
   describe('tenants', () => {

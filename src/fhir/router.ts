@@ -54,13 +54,6 @@ function handle(route: FhirRoute, services: FhirServices): RequestHandler {
   return async (req: Request, res: Response) => {
     const caller = requireCaller(req);
     const params = paramsOf(req);
-    const type = params.type;
-    if (type !== undefined) {
-      typeOf(req);
-      if (!caller.scopes.allows(type, route.permission)) throw forbidden(`the granted scopes do not allow ${route.permission} on ${type}`);
-      services.store.mapping(type); // 404 for types without a mapping
-    }
-    negotiateFormat(req);
     const request: FhirRequest = {
       req, caller, services, params,
       writeScope: (trx: Transaction, entry) => ({
@@ -73,6 +66,13 @@ function handle(route: FhirRoute, services: FhirServices): RequestHandler {
     };
     let result;
     try {
+      // Refusals (scope, unknown type, format) are audited like any other failure.
+      if (params.type !== undefined) {
+        typeOf(req);
+        if (!caller.scopes.allows(params.type, route.permission)) throw forbidden(`the granted scopes do not allow ${route.permission} on ${params.type}`);
+        services.store.mapping(params.type); // 404 for types without a mapping
+      }
+      negotiateFormat(req);
       result = await route.handler(request);
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
