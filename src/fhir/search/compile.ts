@@ -141,27 +141,46 @@ function tokenCondition(alias: string, declaration: TokenDeclaration, value: Ext
   throw new Error('a token system and code must lie in the same table');
 }
 
-/** The target's range as SQL: a date column covers its whole (UTC) day, a timestamp one instant, a period its span. */
-function dateBounds(column: string, columnType: 'date' | 'timestamp', endColumn?: string): { start: string; end: string } {
-  const start = columnType === 'date' ? `(${column}::timestamp at time zone 'UTC')` : column;
-  if (endColumn) return { start, end: `coalesce(${endColumn}, 'infinity')` };
-  return { start, end: columnType === 'date' ? `(${start} + interval '1 day')` : `(${column} + interval '1 microsecond')` };
+type Comparison = '<' | '<=' | '>' | '>=';
+/** A comparison of one end of the target's range ([start, end)) with a value. */
+type Bound = (side: 'start' | 'end', comparison: Comparison, value: Knex.Value) => Sql;
+
+/** Bounds given as SQL expressions (timestamps: one instant; periods: their span; numbers). */
+function expressionBounds(start: string, end: string): Bound {
+  return (side, comparison, value) => ({ sql: `${side === 'start' ? start : end} ${comparison} ?`, bindings: [value] });
+}
+
+const DAY = 86_400_000;
+const utcDate = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * A date column covers its whole UTC day [d, d + 1 day). Each comparison is rewritten onto the
+ * bare column, so a plain index serves it: d ≥ t ⇔ d ≥ ⌈t⌉, d > t ⇔ d > ⌊t⌋ (and likewise < and
+ * ≤), and the end d + 1 day compares with t as d compares with t − 1 day.
+ */
+function dateColumnBounds(column: string): Bound {
+  return (side, comparison, value) => {
+    const t = Date.parse(String(value)) - (side === 'end' ? DAY : 0);
+    const floor = utcDate(t);
+    const ceil = t % DAY === 0 ? floor : utcDate(t + DAY);
+    const bound = comparison === '>=' || comparison === '<' ? ceil : floor;
+    return { sql: `${column} ${comparison} ?::date`, bindings: [bound] };
+  };
 }
 
 /** Prefix semantics on ranges (search.html#prefix): the target [ts, te) against the value [ss, se). */
-function rangeCondition(prefix: Prefix, target: { start: string; end: string }, value: { start: Knex.Value; end: Knex.Value }): Sql {
-  const { start: ts, end: te } = target;
-  const within: Sql = { sql: `${ts} >= ? and ${te} <= ?`, bindings: [value.start, value.end] };
+function rangeCondition(prefix: Prefix, target: Bound, value: { start: Knex.Value; end: Knex.Value }): Sql {
+  const within = and([target('start', '>=', value.start), target('end', '<=', value.end)]);
   switch (prefix) {
     case 'eq': return within;
     case 'ne': return { sql: `not (${within.sql})`, bindings: within.bindings };
-    case 'gt': return { sql: `${te} > ?`, bindings: [value.end] };
-    case 'lt': return { sql: `${ts} < ?`, bindings: [value.start] };
-    case 'ge': return or([{ sql: `${te} > ?`, bindings: [value.end] }, within]);
-    case 'le': return or([{ sql: `${ts} < ?`, bindings: [value.start] }, within]);
-    case 'sa': return { sql: `${ts} >= ?`, bindings: [value.end] };
-    case 'eb': return { sql: `${te} <= ?`, bindings: [value.start] };
-    case 'ap': return { sql: `${ts} < ? and ${te} > ?`, bindings: [value.end, value.start] };
+    case 'gt': return target('end', '>', value.end);
+    case 'lt': return target('start', '<', value.start);
+    case 'ge': return or([target('end', '>', value.end), within]);
+    case 'le': return or([target('start', '<', value.start), within]);
+    case 'sa': return target('start', '>=', value.end);
+    case 'eb': return target('end', '<=', value.start);
+    case 'ap': return and([target('start', '<', value.end), target('end', '>', value.start)]);
   }
 }
 
@@ -190,13 +209,14 @@ function valueCondition(alias: string, name: string, declaration: SearchParamete
       if (value.type !== 'date') break;
       const range = value.prefix === 'ap' ? approximately(value.range) : value.range;
       return onColumn(alias, declaration.start, (column) => {
-        const end = declaration.end ? `${alias}.${quote(declaration.end)}` : undefined;
-        return rangeCondition(value.prefix, dateBounds(column, declaration.columnType, end), range);
+        if (declaration.end) return rangeCondition(value.prefix, expressionBounds(column, `coalesce(${alias}.${quote(declaration.end)}, 'infinity')`), range);
+        if (declaration.columnType === 'date') return rangeCondition(value.prefix, dateColumnBounds(column), range);
+        return rangeCondition(value.prefix, expressionBounds(column, `(${column} + interval '1 microsecond')`), range);
       });
     }
     case 'number':
       if (value.type !== 'number') break;
-      return onColumn(alias, declaration.column, (column) => rangeCondition(value.prefix, { start: column, end: column }, { start: value.range.low, end: value.range.high }));
+      return onColumn(alias, declaration.column, (column) => rangeCondition(value.prefix, expressionBounds(column, column), { start: value.range.low, end: value.range.high }));
     case 'uri':
       if (value.type !== 'uri') break;
       return onColumn(alias, declaration.column, (column) => ({ sql: `${column} = ?`, bindings: [value.value] }));
@@ -215,7 +235,7 @@ function valueCondition(alias: string, name: string, declaration: SearchParamete
       // Units are compared as written: no conversion between UCUM units.
       const unit: Sql = value.code !== undefined && declaration.unitColumn !== undefined
         ? { sql: `${alias}.${quote(declaration.unitColumn)} = ?`, bindings: [value.code] } : TRUE;
-      return and([unit, onColumn(alias, declaration.column, (column) => rangeCondition(value.prefix, { start: column, end: column }, { start: value.range.low, end: value.range.high }))]);
+      return and([unit, onColumn(alias, declaration.column, (column) => rangeCondition(value.prefix, expressionBounds(column, column), { start: value.range.low, end: value.range.high }))]);
     }
   }
   throw new UnsupportedSearch(name, `${name}${modifier ? `:${modifier}` : ''} with this kind of value is not supported`);
