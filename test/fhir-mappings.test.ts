@@ -9,7 +9,7 @@ import { LOCATION_TYPE } from '../src/fhir/mappings/location.ts';
 import { validateResource } from '../src/fhir/validation.ts';
 import { ownerClient } from './support/database.ts';
 import { startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
-import { content, dentalPatient } from './support/fhir.ts';
+import { content, dentalPatient, fhirApi, type Json, type SearchBundle } from './support/fhir.ts';
 
 const CUSP_LOCATION_TYPE = 'https://cusp.dental/fhir/CodeSystem/location-type';
 const CUSP_ENCOUNTER_TYPE = 'https://cusp.dental/fhir/CodeSystem/encounter-type';
@@ -18,8 +18,7 @@ const CDT = 'http://www.ada.org/cdt';
 const EX_TOOTH = 'http://terminology.hl7.org/CodeSystem/ex-tooth';
 const FDI_SURFACE = 'http://terminology.hl7.org/CodeSystem/FDI-surface';
 
-type Json = Record<string, any>;
-type Bundle = { entry?: { resource: Json; search: { mode: string } }[] };
+type Bundle = SearchBundle;
 
 // ---- realistic dental fixtures -----------------------------------------------------------
 // An override of undefined removes the element (the factories return what JSON would carry).
@@ -92,22 +91,8 @@ describe('FHIR mappings: Location, Encounter, Procedure', () => {
   let practitioner: string;
   let patient: string;
 
-  const api = {
-    get: (url: string) => app.request.get(`/fhir${url}`).auth(token, { type: 'bearer' }),
-    post: (url: string, body: unknown) => app.request.post(`/fhir${url}`).auth(token, { type: 'bearer' }).type('application/fhir+json').send(JSON.stringify(body)),
-    put: (url: string, body: unknown) => app.request.put(`/fhir${url}`).auth(token, { type: 'bearer' }).type('application/fhir+json').send(JSON.stringify(body)),
-    delete: (url: string) => app.request.delete(`/fhir${url}`).auth(token, { type: 'bearer' }),
-  };
-  const created = async (body: Json): Promise<Json> => {
-    const res = await api.post(`/${body.resourceType}`, body);
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-    return res.body;
-  };
-  const search = async (query: string): Promise<string[]> => {
-    const res = await api.get(query);
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    return ((res.body as Bundle).entry ?? []).filter((e) => e.search.mode === 'match').map((e) => e.resource.id as string).sort();
-  };
+  const api = fhirApi(() => ({ app, token }));
+  const { created, search } = api;
   const row = (table: string, id: string) => app.services.db.tenant(tenantId, (trx) => trx(table).where({ id }).first());
   const versionCount = () => app.services.db.tenant(tenantId, (trx) => trx('resource_versions').count({ n: '*' })).then((r) => Number(r[0]?.n));
   /** The write is refused with `status`, an OperationOutcome naming `expression`, and nothing is written. */

@@ -11,7 +11,7 @@ import { PERIO_CODES, PERIO_SITE } from '../src/fhir/mappings/observation.ts';
 import { validateResource } from '../src/fhir/validation.ts';
 import { ownerClient } from './support/database.ts';
 import { startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
-import { content, dentalPatient } from './support/fhir.ts';
+import { content, dentalPatient, fhirApi, type Json, type SearchBundle } from './support/fhir.ts';
 
 const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
@@ -21,8 +21,7 @@ const PERIO_SITE_SYSTEM = 'https://cusp.dental/fhir/CodeSystem/perio-site';
 const PERIO_SITE_EXTENSION = 'https://cusp.dental/fhir/StructureDefinition/perio-site';
 const EX_TOOTH = 'http://terminology.hl7.org/CodeSystem/ex-tooth';
 
-type Json = Record<string, any>;
-type Bundle = { entry?: { resource: Json; search: { mode: string } }[] };
+type Bundle = SearchBundle;
 type Refs = { patient: string; encounter?: string; practitioner?: string };
 
 // ---- realistic dental fixtures -----------------------------------------------------------
@@ -127,24 +126,8 @@ describe('FHIR mapping: Observation over vital_signs and perio_measurements', ()
   let encounter: string;
   let refs: Refs;
 
-  const api = {
-    get: (url: string) => app.request.get(`/fhir${url}`).auth(token, { type: 'bearer' }),
-    post: (url: string, body: unknown) => app.request.post(`/fhir${url}`).auth(token, { type: 'bearer' }).type('application/fhir+json').send(JSON.stringify(body)),
-    put: (url: string, body: unknown) => app.request.put(`/fhir${url}`).auth(token, { type: 'bearer' }).type('application/fhir+json').send(JSON.stringify(body)),
-    delete: (url: string) => app.request.delete(`/fhir${url}`).auth(token, { type: 'bearer' }),
-  };
-  const created = async (body: Json): Promise<Json> => {
-    const res = await api.post(`/${body.resourceType}`, body);
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-    return res.body;
-  };
-  const bundle = async (query: string): Promise<Bundle> => {
-    const res = await api.get(query);
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    return res.body;
-  };
-  const search = async (query: string): Promise<string[]> =>
-    ((await bundle(query)).entry ?? []).filter((e) => e.search.mode === 'match').map((e) => e.resource.id as string).sort();
+  const api = fhirApi(() => ({ app, token }));
+  const { created, search, bundle } = api;
   const row = (table: string, id: string) => app.services.db.tenant(tenantId, (trx) => trx(table).where({ id }).first());
   const versionCount = () => app.services.db.tenant(tenantId, (trx) => trx('resource_versions').count({ n: '*' })).then((r) => Number(r[0]?.n));
   const rowCount = () => app.services.db.tenant(tenantId, async (trx) => {

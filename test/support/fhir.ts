@@ -31,3 +31,37 @@ export function content(resource: Record<string, unknown>) {
   const { id: _id, meta: _meta, ...rest } = resource;
   return rest;
 }
+
+export type Json = Record<string, any>;
+export type SearchBundle = { entry?: { resource: Json; search: { mode: string } }[]; link?: { relation: string; url: string }[]; total?: number };
+
+/**
+ * FHIR calls as one client of a test app. `current` is read at each call, so the helpers can be
+ * made before the app and token exist (in a describe body) and used once they do.
+ */
+export function fhirApi(current: () => { app: { request: import('supertest').Agent | ReturnType<typeof import('supertest')> }; token: string }) {
+  const as = () => current();
+  const api = {
+    get: (url: string) => as().app.request.get(`/fhir${url}`).auth(as().token, { type: 'bearer' }),
+    post: (url: string, body: unknown) => as().app.request.post(`/fhir${url}`).auth(as().token, { type: 'bearer' }).type('application/fhir+json').send(JSON.stringify(body)),
+    put: (url: string, body: unknown) => as().app.request.put(`/fhir${url}`).auth(as().token, { type: 'bearer' }).type('application/fhir+json').send(JSON.stringify(body)),
+    delete: (url: string) => as().app.request.delete(`/fhir${url}`).auth(as().token, { type: 'bearer' }),
+    /** Creates the resource and returns it as stored (201 asserted). */
+    async created(body: Json): Promise<Json> {
+      const res = await api.post(`/${body.resourceType}`, body);
+      if (res.status !== 201) throw new Error(`expected 201, got ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    /** The search's bundle (200 asserted). */
+    async bundle(query: string): Promise<SearchBundle> {
+      const res = await api.get(query);
+      if (res.status !== 200) throw new Error(`expected 200, got ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    /** The ids of the search's matches, sorted. */
+    async search(query: string): Promise<string[]> {
+      return ((await api.bundle(query)).entry ?? []).filter((e) => e.search.mode === 'match').map((e) => e.resource.id as string).sort();
+    },
+  };
+  return api;
+}
