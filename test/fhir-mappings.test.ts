@@ -269,6 +269,9 @@ describe('FHIR mappings: Location, Encounter, Procedure', () => {
       const noShow = (await api.get(`/Encounter/${encounter.id}`).expect(200)).body;
       assert.equal(noShow.status, 'cancelled');
       assert.deepEqual(noShow.period, { start: '2024-05-06T10:00:00Z' });
+      // A search for the code a row reads as finds it.
+      assert.ok((await search(`/Encounter?_id=${encounter.id}&status=cancelled`)).includes(encounter.id));
+      assert.deepEqual(await search(`/Encounter?_id=${encounter.id}&status=finished`), []);
     });
 
     it('delete is soft: 410 afterwards, the row kept with deleted_at', async () => {

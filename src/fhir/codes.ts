@@ -7,6 +7,8 @@ export interface CodeTable<Column extends string = string> {
   toColumn(code: string, element: string): Column;
   /** The FHIR code for a column value, undefined for values FHIR has no code for. */
   toCode(column: unknown): string | undefined;
+  /** The column values a search for this FHIR code matches: the code's own, and those that read as it. */
+  columnsReadAs(code: string): Column[];
   readonly codes: string[];
 }
 
@@ -30,6 +32,11 @@ export function codeTable<Column extends string>(fhirToColumn: Record<string, Co
     },
     toCode(column) {
       return typeof column === 'string' ? columnToFhir.get(column) : undefined;
+    },
+    columnsReadAs(code) {
+      const columns = new Set<Column>(fhirToColumn[code] === undefined ? [] : [fhirToColumn[code]]);
+      for (const [column, fhirCode] of columnToFhir) if (fhirCode === code) columns.add(column as Column);
+      return [...columns];
     },
   };
 }

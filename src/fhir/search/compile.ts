@@ -112,15 +112,16 @@ function stringCondition(alias: string, columns: ColumnRef[], modifier: string |
 }
 
 function tokenCondition(alias: string, declaration: TokenDeclaration, value: Extract<SearchValue, { type: 'token' }>): Sql {
-  let code: string | undefined = value.code;
+  const code = value.code;
   if (code !== undefined && declaration.uuid && !isUuid(code)) return FALSE;
-  if (code !== undefined && declaration.codes) {
-    // The column holds the schema's enum value for the FHIR code; a code without one matches nothing.
-    code = declaration.codes.codes.includes(code) ? declaration.codes.toColumn(code, '') : undefined;
-    if (code === undefined) return FALSE;
-  }
+  // A code matches the column values that read as it: with a code table, the schema's enum
+  // values for the code (none: nothing matches); otherwise the code itself.
+  const columnValues = code === undefined ? undefined : declaration.codes ? declaration.codes.columnsReadAs(code) : [code];
+  if (columnValues?.length === 0) return FALSE;
   const system = declaration.system;
-  const codeMatch = (column: string): Sql => (code === undefined ? TRUE : { sql: `${column} = ?`, bindings: [code] });
+  const codeMatch = (column: string): Sql => (columnValues === undefined ? TRUE
+    : columnValues.length === 1 ? { sql: `${column} = ?`, bindings: [columnValues[0]!] }
+      : { sql: `${column} in (${columnValues.map(() => '?').join(', ')})`, bindings: columnValues });
   if (value.system === undefined) return onColumn(alias, declaration.code, codeMatch);
   if (system === undefined) return value.system === '' ? onColumn(alias, declaration.code, codeMatch) : FALSE;
   if (typeof system === 'object' && 'fixed' in system) return value.system === system.fixed ? onColumn(alias, declaration.code, codeMatch) : FALSE;
