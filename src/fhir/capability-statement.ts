@@ -21,7 +21,7 @@ function resourceCapability(mapping: AnyMapping) {
     readHistory: true,
     updateCreate: true,
     conditionalCreate: false,
-    conditionalRead: 'modified-since',
+    conditionalRead: 'full-support', // If-Modified-Since and If-None-Match (interactions/read.ts)
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
     ...Object.assign({}, ...FHIR_ROUTES.map((r) => r.capability ?? {})),
