@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ownerClient } from './support/database.ts';
 import { startTestApp, tenantWithToken, PUBLIC_BASE_URL, type TestApp } from './support/app.ts';
-import { content, dentalPatient } from './support/fhir.ts';
+import { content, dentalPatient, fhirApi } from './support/fhir.ts';
 
 const FHIR = `${PUBLIC_BASE_URL}/fhir`;
 
@@ -16,12 +16,7 @@ describe('FHIR RESTful interactions (http.html)', () => {
   });
   after(() => app.close());
 
-  const api = {
-    get: (path: string) => app.request.get(`/fhir${path}`).auth(token, { type: 'bearer' }),
-    post: (path: string, body: unknown) => app.request.post(`/fhir${path}`).auth(token, { type: 'bearer' }).type('application/fhir+json').send(JSON.stringify(body)),
-    put: (path: string, body: unknown) => app.request.put(`/fhir${path}`).auth(token, { type: 'bearer' }).type('application/fhir+json').send(JSON.stringify(body)),
-    delete: (path: string) => app.request.delete(`/fhir${path}`).auth(token, { type: 'bearer' }),
-  };
+  const api = fhirApi(() => ({ app, token }));
   const createPatient = async (overrides = {}) => (await api.post('/Patient', dentalPatient(overrides)).expect(201)).body;
   const versionCount = () => app.services.db.tenant(tenantId, (trx) => trx('resource_versions').count({ n: '*' })).then((r) => Number(r[0]?.n));
 
@@ -299,6 +294,7 @@ describe('FHIR RESTful interactions (http.html)', () => {
       assert.equal(patient.conditionalCreate, true);
       assert.equal(patient.conditionalUpdate, true);
       assert.equal(patient.conditionalDelete, 'single');
+      assert.equal(patient.conditionalRead, 'full-support');
       const searchParams = patient.searchParam.map((p: { name: string }) => p.name);
       for (const name of ['_id', '_lastUpdated', 'name', 'family', 'birthdate', 'gender', 'identifier']) assert.ok(searchParams.includes(name), name);
       assert.deepEqual(statement.rest[0].interaction.map((i: { code: string }) => i.code), ['transaction', 'batch', 'history-system']);
