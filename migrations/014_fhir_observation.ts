@@ -43,6 +43,17 @@ const singleCode = `case ${VITALS.map(([column, code]) => `when ${column} is not
 const byCode = (value: (column: string, unit: string) => string) =>
   `case v.fhir_code ${VITALS.map(([column, code, unit]) => `when '${code}' then ${value(column, unit)}`).join(' ')} end`;
 
+/** The query of the fhir_observations view; `shared` are further columns of both tables, appended (migrations/018). */
+export const observationsQuery = (shared: string[] = []) => `
+    select v.id, v.tenant_id, v.version_id, v.last_updated, null::timestamptz as deleted_at, 'vital_signs'::text as source_table,
+           v.patient_id, v.encounter_id, v.recorded_by_id, v.measured_at, 'vital-signs'::text as category,
+           ${byCode((column) => `v.${column}::numeric`)} as value_quantity, ${byCode((_, unit) => `'${unit}'`)} as value_unit${shared.map((column) => `, v.${column}`).join('')}
+    from vital_signs v where v.tenant_id = cusp_tenant_id()
+    union all
+    select p.id, p.tenant_id, p.version_id, p.last_updated, null::timestamptz, 'perio_measurements'::text,
+           p.patient_id, p.encounter_id, null::uuid, p.measured_at, 'exam'::text, null::numeric, null::text${shared.map((column) => `, p.${column}`).join('')}
+    from perio_measurements p where p.tenant_id = cusp_tenant_id()`;
+
 export async function up(knex: Knex): Promise<void> {
   await enableResourceHistory(knex, { table: 'vital_signs', resourceType: 'Observation' });
   await enableResourceHistory(knex, { table: 'perio_measurements', resourceType: 'Observation' });
@@ -53,15 +64,7 @@ export async function up(knex: Knex): Promise<void> {
       else '${VITALS_PANEL}' end) stored`);
   await knex.raw("comment on column vital_signs.fhir_code is 'the LOINC code of the FHIR Observation this row is (src/fhir/mappings/observation.ts)'");
 
-  await knex.raw(`create view fhir_observations as
-    select v.id, v.tenant_id, v.version_id, v.last_updated, null::timestamptz as deleted_at, 'vital_signs'::text as source_table,
-           v.patient_id, v.encounter_id, v.recorded_by_id, v.measured_at, 'vital-signs'::text as category,
-           ${byCode((column) => `v.${column}::numeric`)} as value_quantity, ${byCode((_, unit) => `'${unit}'`)} as value_unit
-    from vital_signs v where v.tenant_id = cusp_tenant_id()
-    union all
-    select p.id, p.tenant_id, p.version_id, p.last_updated, null::timestamptz, 'perio_measurements'::text,
-           p.patient_id, p.encounter_id, null::uuid, p.measured_at, 'exam'::text, null::numeric, null::text
-    from perio_measurements p where p.tenant_id = cusp_tenant_id()`);
+  await knex.raw(`create view fhir_observations as ${observationsQuery()}`);
 
   await knex.raw(`create view fhir_observation_codes as
     select v.tenant_id, v.id as observation_id, '${LOINC}'::text as system, v.fhir_code as code

@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 
 interface UserReference { table: string; column: string }
 
-async function userReferences(knex: Knex): Promise<UserReference[]> {
+export async function userReferences(knex: Knex): Promise<UserReference[]> {
   const { rows } = await knex.raw<{ rows: UserReference[] }>(`
     select c.conrelid::regclass::text as table, a.attname as column
     from pg_constraint c

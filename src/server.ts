@@ -6,6 +6,7 @@ import { bootstrap, credentialsPath } from './bootstrap.ts';
 import type { Config } from './config/index.ts';
 import { closeServices, createServices, type Services } from './services.ts';
 import { MAPPINGS } from './fhir/mappings/index.ts';
+import { warmSummaries } from './fhir/summary.ts';
 import { warmValidators } from './fhir/validation.ts';
 
 export interface RunningServer {
@@ -21,8 +22,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const credentials = await bootstrap(config, services.db, services.audit);
   if (credentials) logger.info({ file: credentialsPath(config), client_id: credentials.client_id }, 'bootstrap credentials written');
 
-  // Compile the FHIR schema validators before taking traffic, not in the first client's request.
+  // Compile the FHIR schema validators and load the summary definitions before taking traffic,
+  // not in the first client's request.
   warmValidators([...MAPPINGS.keys(), 'Bundle']);
+  warmSummaries();
 
   const server = http.createServer(createApp(services));
   server.keepAliveTimeout = 65_000;

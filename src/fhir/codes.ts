@@ -40,3 +40,6 @@ export function codeTable<Column extends string>(fhirToColumn: Record<string, Co
     },
   };
 }
+
+/** A boolean column as a FHIR boolean token ("true" / "false"), e.g. the active search parameters. */
+export const BOOLEAN = codeTable({ true: 'true', false: 'false' });

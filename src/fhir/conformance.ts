@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { capabilityStatement } from './capability-statement.ts';
 import type { AnyMapping } from './mapping.ts';
 import { MAPPINGS } from './mappings/index.ts';
-import { declarationsOf, searchParameterUrl } from './search/compile.ts';
+import { declarationsOf, modifierCodes, searchParameterUrl } from './search/compile.ts';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 export const CONFORMANCE_BASE_URL = 'https://cusp.example';
@@ -13,14 +13,17 @@ export const CONFORMANCE_BASE_URL = 'https://cusp.example';
 
 function searchParameters(mappings: AnyMapping[]) {
   const resources = new Map<string, Record<string, unknown>>();
+  const lookup = (type: string) => mappings.find((mapping) => mapping.type === type);
   for (const mapping of mappings) {
     for (const [name, declaration] of Object.entries(declarationsOf(mapping))) {
       const url = searchParameterUrl(mapping.type, name);
       const existing = resources.get(url);
       if (existing) {
-        // One parameter for several types: its expression is the union of theirs.
+        // One parameter for several types: its expression is the union of theirs, its modifiers
+        // those that work on every one.
         (existing.base as string[]).push(mapping.type);
         existing.expression = `${String(existing.expression)} | ${declaration.expression}`;
+        existing.modifier = (existing.modifier as string[]).filter((code) => modifierCodes(declaration, lookup).includes(code));
         continue;
       }
       resources.set(url, {
@@ -34,9 +37,8 @@ function searchParameters(mappings: AnyMapping[]) {
         type: declaration.type,
         expression: declaration.expression,
         ...(declaration.type === 'reference' ? { target: declaration.targets } : {}),
-        ...(declaration.type === 'string' ? { modifier: ['exact', 'contains', 'missing'] } : {}),
-        ...(declaration.type === 'token' ? { modifier: ['not', 'missing'] } : {}),
-        ...(declaration.type === 'reference' ? { modifier: ['missing', 'type'], chain: ['*'] } : {}),
+        modifier: modifierCodes(declaration, lookup),
+        ...(declaration.type === 'reference' ? { chain: ['*'] } : {}),
       });
     }
   }

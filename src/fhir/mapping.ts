@@ -38,6 +38,12 @@ export interface MappingSource<R extends fhir4.FhirResource = fhir4.FhirResource
   description: string;
   /** Whether a written resource belongs in this table; exactly one source should accept it. */
   accepts(resource: ResourceContent<R>): boolean;
+  /**
+   * The resources of this source are not written through FHIR; why (the 422 for an update or
+   * delete). Such a source accepts nothing, and `mapping.table` must list its rows (the store
+   * finds them there, the table itself having no tenant_id).
+   */
+  readOnly?: string;
 }
 
 export interface ResourceMapping<R extends fhir4.FhirResource = fhir4.FhirResource> {
@@ -99,7 +105,7 @@ export function sourcesOf<R extends fhir4.FhirResource>(mapping: ResourceMapping
 /** The source a written resource belongs in; 422 saying what the server stores when there is none. */
 export function sourceFor<R extends fhir4.FhirResource>(mapping: ResourceMapping<R>, resource: ResourceContent<R>): MappingSource<R> {
   const sources = sourcesOf(mapping);
-  const source = sources.find((candidate) => candidate.accepts(resource));
+  const source = sources.find((candidate) => !candidate.readOnly && candidate.accepts(resource));
   if (!source) {
     throw unprocessable(`${mapping.type}: this server stores ${sources.map((s) => s.description).join('; and ')}; `
       + `this ${mapping.type} is none of these`, mapping.sourceElement);
@@ -194,4 +200,26 @@ export function codingIn(concepts: fhir4.CodeableConcept | fhir4.CodeableConcept
 export function required<T>(value: T | null | undefined, element: string, why: string): T {
   if (value === undefined || value === null) throw unprocessable(`${element} is required by this server: ${why}`, element);
   return value;
+}
+
+/** The value of the first ContactPoint of `system`, or null. */
+export function telecomValue(telecom: fhir4.ContactPoint[] | undefined, system: NonNullable<fhir4.ContactPoint['system']>): string | null {
+  return telecom?.find((contact) => contact.system === system)?.value ?? null;
+}
+
+/** ContactPoints from contact columns, in the order given, leaving out empty columns. */
+export function telecomFrom(columns: [system: NonNullable<fhir4.ContactPoint['system']>, value: unknown][]): fhir4.ContactPoint[] {
+  return columns.filter(([, value]) => typeof value === 'string' && value !== '').map(([system, value]) => ({ system, value: value as string }));
+}
+
+const ADDRESS_ELEMENTS = ['use', 'type', 'text', 'line', 'city', 'district', 'state', 'postalCode', 'country', 'period'] as const;
+
+/**
+ * A JSON column holding a FHIR Address → the Address: only Address elements (the residual
+ * restores anything else that was written).
+ */
+export function addressFromJson(value: unknown): fhir4.Address | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const json = value as Record<string, unknown>;
+  return Object.fromEntries(ADDRESS_ELEMENTS.filter((key) => json[key] !== undefined).map((key) => [key, json[key]])) as fhir4.Address;
 }

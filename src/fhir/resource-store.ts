@@ -119,6 +119,7 @@ export class ResourceStore {
   /** Update, or create with the given id when there is no such resource (update as create). */
   async update(trx: Transaction, context: WriteContext, resource: fhir4.FhirResource & { id: string }, ifMatch?: string): Promise<{ version: StoredVersion; created: boolean }> {
     const mapping = this.mapping(resource.resourceType);
+    await this.refuseReadOnly(trx, mapping, context.tenantId, resource.id);
     const found = await this.locate(trx, mapping, context.tenantId, resource.id);
     const current = found?.current;
     const live = current && !(found.source.softDelete && current.deleted_at);
@@ -156,7 +157,8 @@ export class ResourceStore {
   async delete(trx: Transaction, context: WriteContext, resourceType: string, id: string): Promise<boolean> {
     const mapping = this.mapping(resourceType);
     if (!isUuid(id)) return false;
-    for (const source of sourcesOf(mapping)) {
+    await this.refuseReadOnly(trx, mapping, context.tenantId, id);
+    for (const source of sourcesOf(mapping).filter((candidate) => !candidate.readOnly)) {
       const target = trx(source.table).where({ tenant_id: context.tenantId, id });
       const affected = source.softDelete
         ? await target.whereNull('deleted_at').update({ deleted_at: trx.fn.now(), ...(source.provenance ? { updated_by: context.actorId } : {}) })
@@ -166,10 +168,19 @@ export class ResourceStore {
     return false;
   }
 
+  /** 422 when the id is a resource of a read-only source. */
+  private async refuseReadOnly(trx: Transaction, mapping: AnyMapping, tenantId: string, id: string): Promise<void> {
+    for (const source of sourcesOf(mapping).filter((candidate) => candidate.readOnly)) {
+      if (await trx(mapping.table).where({ tenant_id: tenantId, id, source_table: source.table }).first('id')) {
+        throw unprocessable(`${mapping.type}/${id} is ${source.description}: ${source.readOnly}`);
+      }
+    }
+  }
+
   /** The source holding the row of this id, locked for update: at most one query per source. */
   private async locate(trx: Transaction, mapping: AnyMapping, tenantId: string, id: string):
     Promise<{ source: MappingSource; current: { version_id: number; deleted_at?: string | null } } | undefined> {
-    for (const source of sourcesOf(mapping)) {
+    for (const source of sourcesOf(mapping).filter((candidate) => !candidate.readOnly)) {
       const current = await trx(source.table).where({ tenant_id: tenantId, id })
         .first(['version_id', ...(source.softDelete ? ['deleted_at'] : [])]).forUpdate();
       if (current) return { source, current };

@@ -13,7 +13,7 @@ import { testDatabaseUrl } from './database.ts';
 
 export const PUBLIC_BASE_URL = 'http://cusp.test';
 export const TOKEN_URL = `${PUBLIC_BASE_URL}/auth/token`;
-const SYSTEM = { actorType: 'SYSTEM' as const };
+export const SYSTEM = { actorType: 'SYSTEM' as const };
 
 export interface TestApp {
   services: Services;

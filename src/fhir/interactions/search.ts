@@ -11,13 +11,11 @@ import { executeSearch } from '../search/execute.ts';
 import { resolveIncludes } from '../search/include.ts';
 import { parseSearch } from '../search/parse.ts';
 import { SearchError, type ParamRegistry, type ParsedSearch, type SearchCriterion, type SearchParamDefinition } from '../search/types.ts';
+import { subset } from '../summary.ts';
 import type { InteractionHandler } from './context.ts';
 
 const DEFAULT_COUNT = 50;
 const MAX_COUNT = 1000;
-const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
-/** Elements kept by _elements whatever was asked (search.html#elements). */
-const ALWAYS_KEPT = new Set(['resourceType', 'id', 'meta']);
 
 /** The search parameters of every served type, as the parser needs them. */
 export function parameterRegistry(lookup: MappingLookup): ParamRegistry {
@@ -36,7 +34,8 @@ export function parameterRegistry(lookup: MappingLookup): ParamRegistry {
   };
 }
 
-function searchParameters(req: Request): URLSearchParams {
+/** The query's parameters, and for POST _search the form's. */
+export function searchParameters(req: Request): URLSearchParams {
   const parameters = new URLSearchParams();
   const add = (source: Record<string, unknown>) => {
     for (const [name, value] of Object.entries(source)) {
@@ -51,6 +50,16 @@ function searchParameters(req: Request): URLSearchParams {
     add((req.body ?? {}) as Record<string, unknown>);
   }
   return parameters;
+}
+
+/** The parsed search; a malformed value of a known parameter is 400. */
+export function parsedSearch(type: string, parameters: URLSearchParams, registry: ParamRegistry): ParsedSearch {
+  try {
+    return parseSearch(type, parameters, registry, { maxCount: MAX_COUNT });
+  } catch (error) {
+    if (error instanceof SearchError) throw badRequest(error.message, error.parameter);
+    throw error;
+  }
 }
 
 const lenient = (req: Request) => /(?:^|[,;\s])handling=lenient/.test(req.get('prefer') ?? '');
@@ -69,10 +78,6 @@ function dropUnsupported(search: ParsedSearch, mapping: AnyMapping, lookup: Mapp
   };
   search.criteria = search.criteria.filter(supported);
   search.has = search.has.filter((has) => supported(hasCriterion(has)));
-  if (search.summary === 'true' || search.summary === 'text') {
-    search.unknown.push({ name: '_summary', reason: `_summary=${search.summary} is not supported (count, data and false are)` });
-    search.summary = undefined;
-  }
 }
 
 function appliedParameters(parameters: URLSearchParams, search: ParsedSearch): URLSearchParams {
@@ -85,34 +90,11 @@ function appliedParameters(parameters: URLSearchParams, search: ParsedSearch): U
   return applied;
 }
 
-function shape(resource: Record<string, unknown>, search: ParsedSearch): Record<string, unknown> {
-  if (search.summary === 'data') {
-    const { text: _text, ...rest } = resource;
-    return withTag(rest, SUBSETTED);
-  }
-  if (search.elements) {
-    const kept = new Set([...ALWAYS_KEPT, ...search.elements]);
-    return withTag(Object.fromEntries(Object.entries(resource).filter(([key]) => kept.has(key))), SUBSETTED);
-  }
-  return resource;
-}
-
-function withTag(resource: Record<string, unknown>, tag: { system: string; code: string }) {
-  const meta = (resource.meta ?? {}) as { tag?: unknown[] };
-  return { ...resource, meta: { ...meta, tag: [...(meta.tag ?? []), tag] } };
-}
-
 export const searchType: InteractionHandler = async ({ req, caller, services, params }) => {
   const type = params.type!;
   const { lookup } = services;
   const parameters = searchParameters(req);
-  let search: ParsedSearch;
-  try {
-    search = parseSearch(type, parameters, services.registry, { maxCount: MAX_COUNT });
-  } catch (error) {
-    if (error instanceof SearchError) throw badRequest(error.message, error.parameter);
-    throw error;
-  }
+  const search = parsedSearch(type, parameters, services.registry);
   dropUnsupported(search, services.store.mapping(type), lookup);
   if (search.unknown.length > 0 && !lenient(req)) {
     const issues: Issue[] = search.unknown.map((u) => ({ severity: 'error', code: 'not-supported', diagnostics: `${u.name}: ${u.reason}`, expression: [u.name] }));
@@ -140,13 +122,13 @@ export const searchType: InteractionHandler = async ({ req, caller, services, pa
   }
   const entry: object[] = page.matches.map((match) => ({
     fullUrl: `${services.baseUrl}/${type}/${match.id}`,
-    resource: shape(match.resource as unknown as Record<string, unknown>, search),
+    resource: subset(match.resource as unknown as Record<string, unknown>, search),
     search: { mode: 'match' },
   }));
   for (const included of includes.included) {
     entry.push({
       fullUrl: `${services.baseUrl}/${included.resourceType}/${included.id}`,
-      resource: shape(included.resource as unknown as Record<string, unknown>, search),
+      resource: subset(included.resource as unknown as Record<string, unknown>, search),
       search: { mode: 'include' },
     });
   }

@@ -11,7 +11,7 @@ import { codeTable } from '../codes.ts';
 import {
   codingIn, compact, dateTimeOf, defineMapping, instantOf, referencedId, referenceTo, referenceType, required, type ResourceContent,
 } from '../mapping.ts';
-import { dateParam, referenceParam, tokenParam } from '../search/declarations.ts';
+import { dateParam, profileDisplays, referenceParam, tokenParam } from '../search/declarations.ts';
 
 export const ENCOUNTER_TYPE_SYSTEM = 'https://cusp.dental/fhir/CodeSystem/encounter-type';
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
@@ -90,7 +90,7 @@ export const encounterMapping = defineMapping<fhir4.Encounter>({
     status: tokenParam({ expression: 'Encounter.status', description: 'planned | in-progress | finished | cancelled' },
       { code: 'status', system: { fixed: 'http://hl7.org/fhir/encounter-status' }, codes: ENCOUNTER_STATUS }),
     type: tokenParam({ expression: 'Encounter.type', description: 'The kind of dental visit' },
-      { code: 'encounter_type', system: { fixed: ENCOUNTER_TYPE_SYSTEM }, codes: ENCOUNTER_TYPE }),
+      { code: 'encounter_type', system: { fixed: ENCOUNTER_TYPE_SYSTEM }, codes: ENCOUNTER_TYPE, displays: profileDisplays('CodeSystem-encounter-type.json') }),
     // fhir_period_start (migrations/012) is coalesce(check_in_at, scheduled_start_at): period.start as rendered.
     date: dateParam({ expression: 'Encounter.period', description: 'A date within the period the Encounter lasted' }, 'timestamp', 'fhir_period_start', 'check_out_at'),
     location: referenceParam({ expression: 'Encounter.location.location', description: 'Location the encounter takes place' }, 'location_id', ['Location']),

@@ -3,8 +3,8 @@
 // and email columns, status from active, type from the free-text type column through a Cusp
 // code system. The timezone column has no R4 element: FHIR writes leave it as it is.
 import { codeTable } from '../codes.ts';
-import { codingIn, compact, defineMapping, required } from '../mapping.ts';
-import { stringParam, tokenParam } from '../search/declarations.ts';
+import { addressFromJson, codingIn, compact, defineMapping, required, telecomFrom, telecomValue } from '../mapping.ts';
+import { profileDisplays, stringParam, tokenParam } from '../search/declarations.ts';
 
 export const LOCATION_TYPE_SYSTEM = 'https://cusp.dental/fhir/CodeSystem/location-type';
 
@@ -14,15 +14,6 @@ const LOCATION_STATUS = codeTable({ active: 'true', inactive: 'false' });
 export const LOCATION_TYPE = codeTable({
   clinic: 'CLINIC', 'teaching-clinic': 'TEACHING_CLINIC', 'research-unit': 'RESEARCH_UNIT', virtual: 'VIRTUAL',
 });
-
-const ADDRESS_ELEMENTS = ['use', 'type', 'text', 'line', 'city', 'district', 'state', 'postalCode', 'country', 'period'] as const;
-
-/** The address column → Address: only Address elements (the residual restores anything else written). */
-function rowToAddress(value: unknown): fhir4.Address | undefined {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const json = value as Record<string, unknown>;
-  return Object.fromEntries(ADDRESS_ELEMENTS.filter((key) => json[key] !== undefined).map((key) => [key, json[key]])) as fhir4.Address;
-}
 
 export const locationMapping = defineMapping<fhir4.Location>({
   type: 'Location',
@@ -38,8 +29,8 @@ export const locationMapping = defineMapping<fhir4.Location>({
         name: required(location.name, 'Location.name', 'every location has a name'),
         type: typeCoding?.code ? LOCATION_TYPE.toColumn(typeCoding.code, 'Location.type') : null,
         address: location.address ? JSON.stringify(location.address) : null,
-        phone: location.telecom?.find((c) => c.system === 'phone')?.value ?? null,
-        email: location.telecom?.find((c) => c.system === 'email')?.value ?? null,
+        phone: telecomValue(location.telecom, 'phone'),
+        email: telecomValue(location.telecom, 'email'),
         // An absent status is the column's default: a location is active until said otherwise.
         active: location.status ? LOCATION_STATUS.toColumn(location.status, 'Location.status') === 'true' : true,
       },
@@ -54,11 +45,8 @@ export const locationMapping = defineMapping<fhir4.Location>({
       status: LOCATION_STATUS.toCode(String(row.active)) as fhir4.Location['status'],
       name: row.name as string,
       type: type ? [{ coding: [{ system: LOCATION_TYPE_SYSTEM, code: type }] }] : undefined,
-      telecom: [
-        row.phone ? { system: 'phone' as const, value: row.phone as string } : undefined,
-        row.email ? { system: 'email' as const, value: row.email as string } : undefined,
-      ].filter((c) => c !== undefined),
-      address: rowToAddress(row.address),
+      telecom: telecomFrom([['phone', row.phone], ['email', row.email]]),
+      address: addressFromJson(row.address),
     });
   },
 
@@ -69,6 +57,6 @@ export const locationMapping = defineMapping<fhir4.Location>({
     status: tokenParam({ expression: 'Location.status', description: 'Searches for locations with a specific kind of status' },
       { code: 'active', system: { fixed: 'http://hl7.org/fhir/location-status' }, codes: LOCATION_STATUS }),
     type: tokenParam({ expression: 'Location.type', description: 'A code for the type of location' },
-      { code: 'type', system: { fixed: LOCATION_TYPE_SYSTEM }, codes: LOCATION_TYPE }),
+      { code: 'type', system: { fixed: LOCATION_TYPE_SYSTEM }, codes: LOCATION_TYPE, displays: profileDisplays('CodeSystem-location-type.json') }),
   },
 });

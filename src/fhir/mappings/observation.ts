@@ -37,7 +37,7 @@ import {
   codingIn, compact, dateTimeOf, defineMapping, instantOf, referencedId, referenceTo, referenceType, required,
   type ResourceContent, type Row,
 } from '../mapping.ts';
-import { dateParam, quantityParam, referenceParam, tokenParam } from '../search/declarations.ts';
+import { dateParam, displaysIn, profileDisplays, quantityParam, referenceParam, tokenParam } from '../search/declarations.ts';
 import { ORAL_SITES, TOOTH, TOOTH_SYSTEM } from './procedure.ts';
 
 type Observation = ResourceContent<fhir4.Observation>;
@@ -368,6 +368,17 @@ function perioResource(row: Row): Observation {
 const isVitalSign = (observation: Observation) => (observation.code?.coding ?? []).some((c) => c.system === LOINC && vitalKindOf(c.code));
 const isPerioSiteExam = (observation: Observation) => (observation.code?.coding ?? []).some((c) => c.system === PERIO_SYSTEM && c.code === PERIO_SITE_EXAM);
 
+/** For :text: LOINC's displays of the codes rendered, and those of the perio code system. */
+const CODE_DISPLAYS = [
+  ...displaysIn(LOINC, {
+    '8480-6': 'Systolic blood pressure', '8462-4': 'Diastolic blood pressure', '8867-4': 'Heart rate', '9279-1': 'Respiratory rate',
+    '8310-5': 'Body temperature', '2708-6': 'Oxygen saturation in Arterial blood', '59408-5': 'Oxygen saturation in Arterial blood by Pulse oximetry',
+    [BP_PANEL]: 'Blood pressure panel with all children optional',
+    [VITALS_PANEL]: 'Vital signs, weight, height, head circumference, oxygen saturation and BMI panel',
+  }),
+  ...profileDisplays('CodeSystem-perio.json'),
+];
+
 const OBSERVATION_CODES = { table: 'fhir_observation_codes', foreignKey: 'observation_id' };
 const COMPONENT_CODES = { table: 'fhir_observation_component_codes', foreignKey: 'observation_id' };
 
@@ -408,11 +419,11 @@ export const observationMapping = defineMapping<fhir4.Observation>({
     encounter: referenceParam({ expression: 'Observation.encounter', description: 'The encounter during which the observation was made' }, 'encounter_id', ['Encounter']),
     performer: referenceParam({ expression: 'Observation.performer', description: 'The practitioner who recorded the vital signs' }, 'recorded_by_id', ['Practitioner']),
     code: tokenParam({ expression: 'Observation.code', description: 'The code of the observation: a vital sign or panel (LOINC), or a perio site exam' },
-      { code: { ...OBSERVATION_CODES, column: 'code' }, system: { ...OBSERVATION_CODES, column: 'system' } }),
+      { code: { ...OBSERVATION_CODES, column: 'code' }, system: { ...OBSERVATION_CODES, column: 'system' }, displays: CODE_DISPLAYS }),
     'component-code': tokenParam({ expression: 'Observation.component.code', description: 'The code of a component: a vital sign of a panel, a perio measurement' },
-      { code: { ...COMPONENT_CODES, column: 'code' }, system: { ...COMPONENT_CODES, column: 'system' } }),
+      { code: { ...COMPONENT_CODES, column: 'code' }, system: { ...COMPONENT_CODES, column: 'system' }, displays: CODE_DISPLAYS }),
     category: tokenParam({ expression: 'Observation.category', description: 'vital-signs | exam' },
-      { code: 'category', system: { fixed: OBSERVATION_CATEGORY } }),
+      { code: 'category', system: { fixed: OBSERVATION_CATEGORY }, displays: displaysIn(OBSERVATION_CATEGORY, { 'vital-signs': 'Vital Signs', exam: 'Exam' }) }),
     date: dateParam({ expression: 'Observation.effective', description: 'When the measurement was taken' }, 'timestamp', 'measured_at'),
     // Only a single vital sign has a valueQuantity; panels and perio sites hold components.
     'value-quantity': quantityParam({ expression: 'Observation.value as Quantity', description: 'The value of a single vital sign (UCUM, not converted)' },

@@ -15,7 +15,7 @@ const ADDRESS_USE = codeTable({ home: 'HOME', work: 'WORK', temp: 'TEMP', old: '
 const ADDRESS_TYPE = codeTable({ postal: 'POSTAL', physical: 'PHYSICAL', both: 'BOTH' });
 /** v2-0203 identifier types that the schema's identifier systems stand for; other types are OTHER. */
 const IDENTIFIER_TYPE_TO_SYSTEM: Record<string, string> = { MR: 'MRN', MB: 'INSURANCE_MEMBER', NI: 'NATIONAL_ID' };
-const SYSTEM_TO_IDENTIFIER_TYPE = Object.fromEntries(Object.entries(IDENTIFIER_TYPE_TO_SYSTEM).map(([type, system]) => [system, type]));
+const IDENTIFIER_TYPE = codeTable(IDENTIFIER_TYPE_TO_SYSTEM);
 
 function identifierToRow(identifier: fhir4.Identifier): Row {
   const typeCode = identifier.type?.coding?.find((coding) => coding.system === V2_IDENTIFIER_TYPE)?.code;
@@ -28,7 +28,7 @@ function identifierToRow(identifier: fhir4.Identifier): Row {
 }
 
 function rowToIdentifier(row: Row): fhir4.Identifier {
-  const typeCode = SYSTEM_TO_IDENTIFIER_TYPE[row.system as string];
+  const typeCode = IDENTIFIER_TYPE.toCode(row.system);
   return {
     use: row.is_primary ? 'official' : undefined,
     type: typeCode ? { coding: [{ system: V2_IDENTIFIER_TYPE, code: typeCode }] } : undefined,
@@ -139,7 +139,8 @@ export const patientMapping = defineMapping<fhir4.Patient>({
     gender: tokenParam({ expression: 'Patient.gender', description: 'Administrative gender' },
       { code: 'sex_at_birth', system: { fixed: 'http://hl7.org/fhir/administrative-gender' }, codes: GENDER }),
     identifier: tokenParam({ expression: 'Patient.identifier', description: 'An identifier of the patient' },
-      { code: { ...IDENTIFIERS, column: 'value' }, system: { ...IDENTIFIERS, column: 'system_uri' } }),
+      { code: { ...IDENTIFIERS, column: 'value' }, system: { ...IDENTIFIERS, column: 'system_uri' },
+        identifierType: { column: { ...IDENTIFIERS, column: 'system' }, system: V2_IDENTIFIER_TYPE, codes: IDENTIFIER_TYPE } }),
     email: tokenParam({ expression: "Patient.telecom.where(system='email')", description: 'An email address' }, { code: 'contact_email' }),
     language: tokenParam({ expression: 'Patient.communication.language', description: 'Preferred language' },
       { code: 'preferred_language', system: { fixed: BCP47 } }),

@@ -5,8 +5,9 @@
 import type { Knex } from 'knex';
 import { isUuid } from '../../db/index.ts';
 import type { AnyMapping } from '../mapping.ts';
-import type { ColumnRef, SearchParameterDeclaration, TokenDeclaration } from './declarations.ts';
-import type { DateRange, HasCriterion, Prefix, SearchCriterion, SearchValue } from './types.ts';
+import type { CodeTable } from '../codes.ts';
+import type { CodeDisplay, ColumnRef, ReferenceDeclaration, SearchParameterDeclaration, StringDeclaration, TokenDeclaration } from './declarations.ts';
+import type { Chain, DateRange, HasCriterion, Prefix, SearchCriterion, SearchValue } from './types.ts';
 
 export interface Sql {
   sql: string;
@@ -25,10 +26,30 @@ export type MappingLookup = (resourceType: string) => AnyMapping | undefined;
 const FALSE: Sql = { sql: 'false', bindings: [] };
 const TRUE: Sql = { sql: 'true', bindings: [] };
 
+/**
+ * Tags, profiles and security labels are written by clients and have no columns: they lie in the
+ * residual (residual.ts), `fhir_residual -> 'meta' -> 'value'` on every mapped table or view. No
+ * mapping renders meta, so the residual's value is always the one a read shows.
+ */
+type MetaElement = 'tag' | 'profile' | 'security';
+type MetaDeclaration = SearchParameterDeclaration & { meta: MetaElement };
+const RESIDUAL = 'fhir_residual';
+
+const isMeta = (declaration: SearchParameterDeclaration): declaration is MetaDeclaration => 'meta' in declaration;
+/** The written meta; migrations/018 indexes this expression (GIN, jsonb_path_ops) on every table that has a residual. */
+const writtenMeta = (alias: string) => `(${alias}.${quote(RESIDUAL)} -> 'meta' -> 'value')`;
+
+const META_PARAMETERS: Record<string, MetaDeclaration> = {
+  _tag: { type: 'token', expression: 'Resource.meta.tag', description: 'Tags applied to this resource', code: RESIDUAL, meta: 'tag' },
+  _profile: { type: 'uri', expression: 'Resource.meta.profile', description: 'Profiles this resource claims to conform to', column: RESIDUAL, meta: 'profile' },
+  _security: { type: 'token', expression: 'Resource.meta.security', description: 'Security Labels applied to this resource', code: RESIDUAL, meta: 'security' },
+};
+
 /** Parameters every mapped type has (search.html#all). */
 export const COMMON_PARAMETERS: Record<string, SearchParameterDeclaration> = {
   _id: { type: 'token', expression: 'Resource.id', description: 'Logical id of the resource', code: 'id', uuid: true },
   _lastUpdated: { type: 'date', expression: 'Resource.meta.lastUpdated', description: 'When the resource version last changed', start: 'last_updated', columnType: 'timestamp' },
+  ...META_PARAMETERS,
 };
 
 /**
@@ -73,20 +94,34 @@ const likeEscape = (value: string) => value.replace(/[\\%_]/g, (c) => `\\${c}`);
 let aliasCounter = 0;
 const nextAlias = (prefix: string) => `${prefix}${++aliasCounter % 1_000_000}`;
 
+/** A condition on a column, given the column as SQL. */
+type OnColumn = (column: string) => Sql;
+type ColumnCondition = [ColumnRef, OnColumn];
+
 /**
- * A condition on one column, evaluated on the row `alias` of the mapping's table, or — for a
- * child column — on any of the row's children (EXISTS).
+ * Conditions that one row must meet together: the row `alias` of the mapping's table, or — for
+ * columns of a child table — one of the row's children (EXISTS).
  */
-function onColumn(alias: string, ref: ColumnRef, condition: (column: string) => Sql): Sql {
-  if (typeof ref === 'string') return condition(`${alias}.${quote(ref)}`);
-  const child = nextAlias('c');
-  const inner = condition(`${child}.${quote(ref.column)}`);
+function inOneRow(alias: string, conditions: ColumnCondition[]): Sql {
+  const first = conditions[0]?.[0];
+  const child = typeof first === 'object' ? first : undefined;
+  const columnOf = (ref: ColumnRef): string => {
+    if (typeof ref === 'string' && !child) return ref;
+    if (typeof ref === 'object' && ref.table === child?.table) return ref.column;
+    throw new Error('columns matched in one row must lie in the same table');
+  };
+  const row = child ? nextAlias('c') : alias;
+  const inner = and(conditions.map(([ref, condition]) => condition(`${row}.${quote(columnOf(ref))}`)));
+  if (!child) return inner;
   return {
-    sql: `exists (select 1 from ${quote(ref.table)} ${child} where ${child}.tenant_id = ${alias}.tenant_id`
-      + ` and ${child}.${quote(ref.foreignKey)} = ${alias}.id and (${inner.sql}))`,
+    sql: `exists (select 1 from ${quote(child.table)} ${row} where ${row}.tenant_id = ${alias}.tenant_id`
+      + ` and ${row}.${quote(child.foreignKey)} = ${alias}.id and (${inner.sql}))`,
     bindings: inner.bindings,
   };
 }
+
+/** A condition on one column, on the row `alias` or on any of its children. */
+const onColumn = (alias: string, ref: ColumnRef, condition: OnColumn): Sql => inOneRow(alias, [[ref, condition]]);
 
 function missing(alias: string, ref: ColumnRef, isMissing: boolean): Sql {
   if (typeof ref === 'string') return { sql: `${alias}.${quote(ref)} is ${isMissing ? '' : 'not '}null`, bindings: [] };
@@ -103,43 +138,60 @@ function firstColumn(declaration: SearchParameterDeclaration): ColumnRef {
   }
 }
 
-function stringCondition(alias: string, columns: ColumnRef[], modifier: string | undefined, value: string): Sql {
-  return or(columns.map((ref) => onColumn(alias, ref, (column) => {
+/** Default matching is starts-with; with `words`, the start of any word (after a space or hyphen). */
+function stringCondition(alias: string, declaration: StringDeclaration, modifier: string | undefined, value: string): Sql {
+  const folded = likeEscape(fold(value));
+  const patterns = modifier === 'contains' ? [`%${folded}%`] : declaration.words ? [`${folded}%`, `% ${folded}%`, `%-${folded}%`] : [`${folded}%`];
+  return or(declaration.columns.map((ref) => onColumn(alias, ref, (column) => {
     if (modifier === 'exact') return { sql: `${column} = ?`, bindings: [value] };
-    const pattern = modifier === 'contains' ? `%${likeEscape(fold(value))}%` : `${likeEscape(fold(value))}%`;
-    return { sql: `cusp_fold(${column}) like ?`, bindings: [pattern] };
+    return or(patterns.map((pattern) => ({ sql: `cusp_fold(${column}) like ?`, bindings: [pattern] })));
   })));
 }
 
-function tokenCondition(alias: string, declaration: TokenDeclaration, value: Extract<SearchValue, { type: 'token' }>): Sql {
+type TokenValue = Extract<SearchValue, { type: 'token' }>;
+
+const valueIn = (values: string[]): OnColumn => (column) => (values.length === 1
+  ? { sql: `${column} = ?`, bindings: values }
+  : { sql: `${column} in (${values.map(() => '?').join(', ')})`, bindings: values });
+
+/**
+ * The column values that read as a FHIR code: with a code table, the schema's enum values for
+ * the code (none: nothing matches); otherwise the code itself.
+ */
+const columnValues = (codes: CodeTable | undefined, code: string): string[] => (codes ? codes.columnsReadAs(code) : [code]);
+
+/** What a token's system asks of the row: nothing ([]), a condition on the system column, or — undefined — the impossible. */
+function systemConditions(declared: TokenDeclaration['system'], system: string | undefined): ColumnCondition[] | undefined {
+  if (system === undefined) return [];
+  if (declared === undefined) return system === '' ? [] : undefined;
+  if (typeof declared === 'object' && 'fixed' in declared) return system === declared.fixed ? [] : undefined;
+  return [[declared, (column) => (system === '' ? { sql: `${column} is null`, bindings: [] } : { sql: `${column} = ?`, bindings: [system] })]];
+}
+
+function tokenCondition(alias: string, declaration: TokenDeclaration, value: TokenValue): Sql {
   const code = value.code;
   if (code !== undefined && declaration.uuid && !isUuid(code)) return FALSE;
-  // A code matches the column values that read as it: with a code table, the schema's enum
-  // values for the code (none: nothing matches); otherwise the code itself.
-  const columnValues = code === undefined ? undefined : declaration.codes ? declaration.codes.columnsReadAs(code) : [code];
-  if (columnValues?.length === 0) return FALSE;
-  const system = declaration.system;
-  const codeMatch = (column: string): Sql => (columnValues === undefined ? TRUE
-    : columnValues.length === 1 ? { sql: `${column} = ?`, bindings: [columnValues[0]!] }
-      : { sql: `${column} in (${columnValues.map(() => '?').join(', ')})`, bindings: columnValues });
-  if (value.system === undefined) return onColumn(alias, declaration.code, codeMatch);
-  if (system === undefined) return value.system === '' ? onColumn(alias, declaration.code, codeMatch) : FALSE;
-  if (typeof system === 'object' && 'fixed' in system) return value.system === system.fixed ? onColumn(alias, declaration.code, codeMatch) : FALSE;
-  // System and code in columns of the same (child) row.
-  const systemMatch = (column: string): Sql => (value.system === '' ? { sql: `${column} is null`, bindings: [] } : { sql: `${column} = ?`, bindings: [value.system ?? null] });
-  if (typeof declaration.code === 'string' && typeof system === 'string') {
-    return and([systemMatch(`${alias}.${quote(system)}`), codeMatch(`${alias}.${quote(declaration.code)}`)]);
-  }
-  if (typeof declaration.code !== 'string' && typeof system !== 'string' && system.table === declaration.code.table) {
-    const row = nextAlias('c');
-    const inner = and([systemMatch(`${row}.${quote(system.column)}`), codeMatch(`${row}.${quote(declaration.code.column)}`)]);
-    return {
-      sql: `exists (select 1 from ${quote(declaration.code.table)} ${row} where ${row}.tenant_id = ${alias}.tenant_id`
-        + ` and ${row}.${quote(declaration.code.foreignKey)} = ${alias}.id and (${inner.sql}))`,
-      bindings: inner.bindings,
-    };
-  }
-  throw new Error('a token system and code must lie in the same table');
+  const values = code === undefined ? undefined : columnValues(declaration.codes, code);
+  const system = systemConditions(declaration.system, value.system);
+  if (values?.length === 0 || system === undefined) return FALSE;
+  const codeMatch: OnColumn = values ? valueIn(values) : (column) => ({ sql: `${column} is not null`, bindings: [] });
+  // System and code in the same row (of a child table, one child).
+  return inOneRow(alias, [...system, [declaration.code, codeMatch]]);
+}
+
+/** :text (search.html#token): the codes whose display starts with the text, folded as a string search folds. */
+function textCondition(alias: string, declaration: TokenDeclaration, displays: readonly CodeDisplay[], text: string): Sql {
+  const prefix = fold(text);
+  const codes = displays.filter((display) => fold(display.display).startsWith(prefix));
+  return or(codes.map(({ system, code }) => tokenCondition(alias, declaration, { type: 'token', system, code })));
+}
+
+/** identifier:of-type=[system]|[code]|[value]: one identifier whose type is that code and whose value is that value. */
+function ofTypeCondition(alias: string, declaration: TokenDeclaration, type: NonNullable<TokenDeclaration['identifierType']>,
+  value: TokenValue, identifierValue: string): Sql {
+  const typeValues = value.system === type.system && value.code !== undefined ? columnValues(type.codes, value.code) : [];
+  if (typeValues.length === 0) return FALSE;
+  return inOneRow(alias, [[type.column, valueIn(typeValues)], [declaration.code, valueIn([identifierValue])]]);
 }
 
 type Comparison = '<' | '<=' | '>' | '>=';
@@ -193,8 +245,34 @@ function approximately(range: DateRange): DateRange {
   return { start: new Date(start - margin).toISOString(), end: new Date(end + margin).toISOString() };
 }
 
+/**
+ * _tag, _security (Coding: token) and _profile (canonical: uri) on the written meta. Containment
+ * (@>) is what the index serves; `|code` (no system) needs a look at the codings besides.
+ */
+function metaCondition(alias: string, name: string, element: MetaElement, value: SearchValue): Sql {
+  const meta = writtenMeta(alias);
+  const contains = (item: unknown): Sql => ({ sql: `${meta} @> ?::jsonb`, bindings: [JSON.stringify({ [element]: [item] })] });
+  switch (value.type) {
+    case 'missing':
+      return { sql: `(${meta} -> '${element}') is ${value.missing ? '' : 'not '}null`, bindings: [] };
+    case 'uri':
+      return contains(value.value);
+    case 'token': {
+      const found = contains({ system: value.system || undefined, code: value.code });
+      if (value.system !== '') return found;
+      return and([found, {
+        sql: `exists (select 1 from jsonb_array_elements(${meta} -> '${element}') coding where coding ->> 'code' = ? and coding -> 'system' is null)`,
+        bindings: [value.code ?? null],
+      }]);
+    }
+    default:
+      throw new UnsupportedSearch(name, `${name} with this kind of value is not supported`);
+  }
+}
+
 function valueCondition(alias: string, name: string, declaration: SearchParameterDeclaration, modifier: string | undefined,
   value: SearchValue): Sql {
+  if (isMeta(declaration)) return metaCondition(alias, name, declaration.meta, value);
   if (value.type === 'missing') {
     if (declaration.type === 'string') return (value.missing ? and : or)(declaration.columns.map((ref) => missing(alias, ref, value.missing)));
     return missing(alias, firstColumn(declaration), value.missing);
@@ -202,10 +280,13 @@ function valueCondition(alias: string, name: string, declaration: SearchParamete
   switch (declaration.type) {
     case 'string':
       if (value.type !== 'string') break;
-      return stringCondition(alias, declaration.columns, modifier, value.value);
+      return stringCondition(alias, declaration, modifier, value.value);
     case 'token':
-      if (value.type !== 'token' || value.value !== undefined) break;
-      return tokenCondition(alias, declaration, value);
+      if (value.type === 'string' && declaration.displays) return textCondition(alias, declaration, declaration.displays, value.value);
+      if (value.type !== 'token') break;
+      if (value.value === undefined) return tokenCondition(alias, declaration, value);
+      if (declaration.identifierType) return ofTypeCondition(alias, declaration, declaration.identifierType, value, value.value);
+      break;
     case 'date': {
       if (value.type !== 'date') break;
       const range = value.prefix === 'ap' ? approximately(value.range) : value.range;
@@ -242,15 +323,64 @@ function valueCondition(alias: string, name: string, declaration: SearchParamete
   throw new UnsupportedSearch(name, `${name}${modifier ? `:${modifier}` : ''} with this kind of value is not supported`);
 }
 
-const SUPPORTED_MODIFIERS: Record<string, (string | undefined)[]> = {
-  string: [undefined, 'exact', 'contains', 'missing'],
-  token: [undefined, 'not', 'missing'],
-  date: [undefined, 'missing'],
-  number: [undefined, 'missing'],
-  quantity: [undefined, 'missing'],
-  uri: [undefined, 'missing'],
-  reference: [undefined, 'missing'],
+/** The modifiers a parameter takes, as the URL writes them; references take :[type] besides. */
+export function modifiersOf(declaration: SearchParameterDeclaration, lookup: MappingLookup): string[] {
+  switch (declaration.type) {
+    case 'string': return ['exact', 'contains', 'missing'];
+    case 'token': return ['not', ...(declaration.displays ? ['text'] : []), ...(declaration.identifierType ? ['of-type'] : []), 'missing'];
+    case 'reference': return [...(identifierTargets(declaration, lookup).length > 0 ? ['identifier'] : []), 'missing'];
+    default: return ['missing'];
+  }
+}
+
+/** The modifiers as SearchParameter.modifier codes (https://hl7.org/fhir/R4/valueset-search-modifier-code.html). */
+export function modifierCodes(declaration: SearchParameterDeclaration, lookup: MappingLookup): string[] {
+  const codes = modifiersOf(declaration, lookup).map((modifier) => (modifier === 'of-type' ? 'ofType' : modifier));
+  return declaration.type === 'reference' ? [...codes, 'type'] : codes;
+}
+
+/** Why a parameter may lack a modifier that its type has. */
+const NOT_SUPPORTED_BECAUSE: Record<string, string> = {
+  text: 'no display text is known for its codes',
+  'of-type': 'it has no identifier type',
+  identifier: 'none of the types it refers to has an identifier parameter',
 };
+
+/** The types a reference can point to that have a token `identifier` parameter. */
+function identifierTargets(declaration: ReferenceDeclaration, lookup: MappingLookup): string[] {
+  return declaration.targets.filter((type) => {
+    const target = lookup(type);
+    return target !== undefined && declarationsOf(target).identifier?.type === 'token';
+  });
+}
+
+/** A chain (search.html#chaining): the column holds the id of a chain.targetType resource that meets chain.next. */
+function chainCondition(alias: string, name: string, column: ColumnRef, chain: Chain, lookup: MappingLookup): Sql {
+  const target = lookup(chain.targetType);
+  if (!target) throw new UnsupportedSearch(name, `${chain.targetType} is not served here`);
+  const inner = nextAlias('t');
+  const condition = compileCriterion(inner, target, chain.next, lookup);
+  return onColumn(alias, column, (id) => ({
+    sql: `${id} in (select ${inner}.id from ${quote(target.table)} ${inner} where ${inner}.tenant_id = ${alias}.tenant_id`
+      + `${target.softDelete ? ` and ${inner}.deleted_at is null` : ''} and (${condition.sql}))`,
+    bindings: condition.bindings,
+  }));
+}
+
+/**
+ * reference:identifier=[system]|[value]. References are stored as literal ids, never as
+ * Reference.identifier, so this matches the referenced resource's identifier: the chain
+ * [name]:[Type].identifier through each target type that has an identifier parameter.
+ */
+function referencedIdentifierCondition(alias: string, criterion: SearchCriterion, declaration: ReferenceDeclaration, lookup: MappingLookup): Sql {
+  const next: SearchCriterion = {
+    name: 'identifier',
+    definition: { name: 'identifier', type: 'token' },
+    values: criterion.values.map((value): SearchValue => (value.type === 'identifier' ? { type: 'token', system: value.system, code: value.value } : value)),
+  };
+  return or(identifierTargets(declaration, lookup)
+    .map((targetType) => chainCondition(alias, criterion.name, declaration.column, { parameter: 'identifier', targetType, next }, lookup)));
+}
 
 export function compileCriterion(alias: string, mapping: AnyMapping, criterion: SearchCriterion, lookup: MappingLookup): Sql {
   if (criterion.has) return compileHas(alias, mapping, criterion.has, lookup);
@@ -259,22 +389,16 @@ export function compileCriterion(alias: string, mapping: AnyMapping, criterion: 
 
   if (criterion.chain) {
     if (declaration.type !== 'reference') throw new UnsupportedSearch(criterion.name, `${criterion.name} is not a reference`);
-    const target = lookup(criterion.chain.targetType);
-    if (!target) throw new UnsupportedSearch(criterion.name, `${criterion.chain.targetType} is not served here`);
-    const inner = nextAlias('t');
-    const condition = compileCriterion(inner, target, criterion.chain.next, lookup);
-    return onColumn(alias, declaration.column, (column) => ({
-      sql: `${column} in (select ${inner}.id from ${quote(target.table)} ${inner} where ${inner}.tenant_id = ${alias}.tenant_id`
-        + `${target.softDelete ? ` and ${inner}.deleted_at is null` : ''} and (${condition.sql}))`,
-      bindings: condition.bindings,
-    }));
+    return chainCondition(alias, criterion.name, declaration.column, criterion.chain, lookup);
   }
 
   const modifier = criterion.modifier;
   const isTypeModifier = declaration.type === 'reference' && modifier !== undefined && /^[A-Z]/.test(modifier);
-  if (!isTypeModifier && !SUPPORTED_MODIFIERS[declaration.type]?.includes(modifier)) {
-    throw new UnsupportedSearch(criterion.name, `the :${modifier} modifier is not supported on ${criterion.name}`);
+  if (modifier !== undefined && !isTypeModifier && !modifiersOf(declaration, lookup).includes(modifier)) {
+    const because = NOT_SUPPORTED_BECAUSE[modifier];
+    throw new UnsupportedSearch(criterion.name, `the :${modifier} modifier is not supported on ${criterion.name}${because ? `: ${because}` : ''}`);
   }
+  if (modifier === 'identifier' && declaration.type === 'reference') return referencedIdentifierCondition(alias, criterion, declaration, lookup);
   const alternatives = or(criterion.values.map((value) => valueCondition(alias, criterion.name, declaration, modifier, value)));
   if (modifier === 'not') return { sql: `not coalesce((${alternatives.sql}), false)`, bindings: alternatives.bindings };
   return alternatives;
@@ -303,6 +427,7 @@ export function compileHas(alias: string, mapping: AnyMapping, has: HasCriterion
 
 /** The SQL expression a sort key orders by (its first column; child columns by their least value). */
 export function sortExpression(alias: string, declaration: SearchParameterDeclaration): string {
+  if (isMeta(declaration)) return `(${writtenMeta(alias)} -> '${declaration.meta}')`;
   const ref = firstColumn(declaration);
   if (typeof ref === 'string') return `${alias}.${quote(ref)}`;
   return `(select min(s.${quote(ref.column)}) from ${quote(ref.table)} s where s.tenant_id = ${alias}.tenant_id and s.${quote(ref.foreignKey)} = ${alias}.id)`;
