@@ -1,0 +1,47 @@
+// The VR of an element in an Implicit VR data set, from the PS3.6 data dictionary that dcmjs ships.
+import { createRequire } from 'node:module';
+
+interface DictionaryEntry {
+  vr: string;
+}
+
+// dcmjs ships no type declarations; typing the one object used here keeps an ambient
+// `declare module 'dcmjs'` (which other code may want to declare differently) out of the tree.
+const dcmjs = createRequire(import.meta.url)('dcmjs') as {
+  data: { DicomMetaDictionary: { dictionary: Record<string, DictionaryEntry | undefined> } };
+};
+const dictionary = dcmjs.data.DicomMetaDictionary.dictionary;
+
+export interface ImplicitVRContext {
+  /** Pixel Representation (0028,0103) of the enclosing data set: 1 means signed pixel values. */
+  pixelRepresentation: number | undefined;
+}
+
+/**
+ * PS3.5 Annex A.1: an Implicit VR data set names no VR, so the dictionary decides. The dictionary's
+ * ambiguous entries resolve as DCMTK resolves them: "US or SS" by Pixel Representation, "OB or OW"
+ * and "US or SS or OW" as OW (PS3.5 A.1 (c) and 8.1.2), and the retired "up" pointer as UL.
+ */
+export function implicitVR(tag: number, context: ImplicitVRContext): string {
+  const group = tag >>> 16;
+  const element = tag & 0xffff;
+  if (element === 0) return 'UL'; // Group Length
+  if (group % 2 === 1) return element >= 0x10 && element <= 0xff ? 'LO' : 'UN'; // Private Creator, private data
+  const vr = dictionary[tagKey(group, element)]?.vr;
+  switch (vr) {
+    case undefined:
+      return 'UN';
+    case 'xs':
+      return context.pixelRepresentation === 1 ? 'SS' : 'US';
+    case 'ox':
+    case 'lt':
+      return 'OW';
+    case 'up':
+      return 'UL';
+    default:
+      return vr;
+  }
+}
+
+const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+const tagKey = (group: number, element: number) => `(${hex4(group)},${hex4(element)})`;
