@@ -1,0 +1,216 @@
+// Storing one received DICOM instance (STOW-RS, and C-STORE later): rows first, then the bytes,
+// then the rows say the bytes are there.
+//
+// 1. One short tenant transaction links the patient, finds or creates the study and series,
+//    and registers the object as CREATING with its attributes, DICOM JSON and frame index.
+//    Instances of one study take the study's advisory lock for this step only.
+// 2. The file goes to the blob store under an opaque key (UIDs can carry patient data); the
+//    store makes it durable before it returns.
+// 3. A second transaction marks the object CREATED, names its blob, counts it into its series
+//    and study, and audits the write. Queries and retrieval see CREATED objects only, so a crash
+//    at any point leaves nothing half-made visible. A CREATING row a crash left behind is taken
+//    over by the next store of the same instance; a blob written before the crash is named by
+//    no row (removing such blobs is left to a sweep, not yet written).
+//
+// A refusal (the study is another patient's, the series another study's, the SOP instance
+// already holds other bytes) rolls back everything the first step did and is reported with a
+// PS3.7 status code as the instance's FailureReason.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import type { AuditLog, AuditEvent } from '../audit/index.ts';
+import type { BlobStore } from '../blob/index.ts';
+import type { Database, Transaction } from '../db/index.ts';
+import { PatientLinkError, isoDate, linkPatient, type DicomDemographics } from './patient-link.ts';
+
+/** PS3.7 Annex C status codes used as STOW-RS FailureReason (PS3.18 §10.5.3). */
+export const FAILURE = {
+  /** The instance conflicts with what is stored (another patient's study, another study's series). */
+  processingFailure: 0x0110,
+  /** The SOP Instance UID is stored with other bytes; the stored instance is kept. */
+  duplicateSopInstance: 0x0111,
+  outOfResources: 0xa700,
+  cannotUnderstand: 0xc000,
+} as const;
+
+export interface Tooth {
+  code: string;
+  scheme: string;
+  meaning?: string;
+}
+
+/** What ingest needs of a parsed instance. */
+export interface InstanceRecord {
+  studyUid: string;
+  seriesUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  modality?: string;
+  studyDate?: string;
+  studyTime?: string;
+  accessionNumber?: string;
+  referringPhysicianName?: string;
+  studyDescription?: string;
+  seriesNumber?: number;
+  seriesDescription?: string;
+  bodyPartExamined?: string;
+  instanceNumber?: number;
+  rows?: number;
+  columns?: number;
+  numberOfFrames?: number;
+  demographics: DicomDemographics;
+  teeth: Tooth[];
+  dicomJson: Record<string, unknown>;
+  /** Byte ranges of the frames in the file, when they can be read as ranges. */
+  frames?: { offset: number; length: number }[];
+}
+
+export interface SpooledFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface IngestCaller {
+  tenantId: string;
+  audit: Omit<AuditEvent, 'tenantId' | 'eventType' | 'outcome' | 'resourceType' | 'resourceId'>;
+}
+
+export type StoreResult =
+  | { stored: true; record: InstanceRecord; objectId: string; alreadyStored: boolean }
+  | { stored: false; record: InstanceRecord; reason: number; message: string };
+
+/** DICOM modality → the dental category of imaging_studies.modality. */
+const DENTAL_CATEGORY: Record<string, string> = { IO: 'INTRAORAL', PX: 'PANORAMIC', CT: 'CBCT', XC: 'PHOTO' };
+
+class Refusal extends Error {
+  constructor(readonly reason: number, message: string) {
+    super(message);
+  }
+}
+
+interface Registered {
+  objectId: string;
+  studyId: string;
+  seriesId: string;
+  /** Null when the same bytes are already stored: nothing more to do. */
+  blobKey: string | null;
+}
+
+export class InstanceIngest {
+  constructor(private readonly db: Database, private readonly blobs: BlobStore, private readonly audit: AuditLog) {}
+
+  async store(caller: IngestCaller, record: InstanceRecord, file: SpooledFile): Promise<StoreResult> {
+    let registered: Registered;
+    try {
+      registered = await this.db.tenant(caller.tenantId, (trx) => this.register(trx, caller.tenantId, record, file));
+    } catch (error) {
+      if (error instanceof Refusal) return { stored: false, record, reason: error.reason, message: error.message };
+      if (error instanceof PatientLinkError) return { stored: false, record, reason: FAILURE.processingFailure, message: error.message };
+      throw error;
+    }
+    if (registered.blobKey === null) return { stored: true, record, objectId: registered.objectId, alreadyStored: true };
+    await this.blobs.put(registered.blobKey, fs.createReadStream(file.path), { contentType: 'application/dicom' });
+    await this.db.tenant(caller.tenantId, (trx) => this.complete(trx, caller, registered));
+    return { stored: true, record, objectId: registered.objectId, alreadyStored: false };
+  }
+
+  private async register(trx: Transaction, tenantId: string, record: InstanceRecord, file: SpooledFile): Promise<Registered> {
+    await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`${tenantId}|study|${record.studyUid}`]);
+    const studyId = await this.study(trx, tenantId, record);
+    const seriesId = await this.series(trx, tenantId, studyId, record);
+
+    const existing = await trx('imaging_objects').where({ tenant_id: tenantId, sop_instance_uid: record.sopInstanceUid })
+      .first('id', 'status', 'hash', 'series_id');
+    if (existing?.status === 'CREATED') {
+      if (existing.hash === file.sha256 && existing.series_id === seriesId) return { objectId: existing.id, studyId, seriesId, blobKey: null };
+      throw new Refusal(FAILURE.duplicateSopInstance, `SOP instance ${record.sopInstanceUid} is already stored with other content`);
+    }
+    const columns = {
+      study_id: studyId, series_id: seriesId, sop_instance_uid: record.sopInstanceUid, sop_class_uid: record.sopClassUid,
+      object_type: 'DICOM', status: 'CREATING', storage_uri: null, hash: file.sha256, byte_size: file.size,
+      width: record.columns ?? null, height: record.rows ?? null, number_of_frames: record.numberOfFrames ?? null,
+      transfer_syntax_uid: record.transferSyntaxUid, instance_number: record.instanceNumber ?? null,
+      dicom_json: record.dicomJson, frame_offsets: record.frames ? JSON.stringify(record.frames) : null,
+    };
+    let objectId: string;
+    if (existing) {
+      // Left CREATING by a store that did not finish: this one takes it over.
+      objectId = existing.id;
+      await trx('imaging_objects').where({ tenant_id: tenantId, id: objectId }).update(columns);
+      await trx('imaging_object_teeth').where({ tenant_id: tenantId, object_id: objectId }).delete();
+    } else {
+      [{ id: objectId }] = await trx('imaging_objects').insert({ tenant_id: tenantId, ...columns }).returning('id');
+    }
+    const teeth = uniqueTeeth(record.teeth);
+    if (teeth.length > 0) {
+      await trx('imaging_object_teeth').insert(teeth.map((tooth) => ({
+        tenant_id: tenantId, object_id: objectId, tooth_code: tooth.code, code_system: tooth.scheme, code_meaning: tooth.meaning ?? null,
+      })));
+    }
+    return { objectId, studyId, seriesId, blobKey: `dicom/${tenantId}/${randomUUID()}` };
+  }
+
+  /** The study's id; created for the linked patient, or checked to be that patient's. */
+  private async study(trx: Transaction, tenantId: string, record: InstanceRecord): Promise<string> {
+    const existing = await trx('imaging_studies').where({ tenant_id: tenantId, study_uid: record.studyUid }).first('id', 'patient_id');
+    if (existing) {
+      if (record.demographics.patientId) {
+        const patientId = await linkPatient(trx, tenantId, record.demographics);
+        if (patientId !== existing.patient_id) {
+          throw new Refusal(FAILURE.processingFailure, `study ${record.studyUid} belongs to another patient than PatientID ${record.demographics.patientId}`);
+        }
+      }
+      return existing.id;
+    }
+    const patientId = await linkPatient(trx, tenantId, record.demographics);
+    const { demographics } = record;
+    const [{ id }] = await trx('imaging_studies').insert({
+      tenant_id: tenantId, patient_id: patientId, study_uid: record.studyUid,
+      modality: DENTAL_CATEGORY[record.modality ?? ''] ?? null, body_part: record.bodyPartExamined ?? null,
+      accession_number: record.accessionNumber ?? null, study_description: record.studyDescription ?? null,
+      study_date: isoDate(record.studyDate), study_time: record.studyTime ?? null,
+      referring_physician_name: record.referringPhysicianName ?? null, patient_name: demographics.patientName ?? null,
+      patient_birth_date: demographics.birthDate ?? null, patient_sex: demographics.sex ?? null,
+      patient_dicom_id: demographics.patientId ?? null, issuer_of_patient_id: demographics.issuerOfPatientId ?? null,
+    }).returning('id');
+    return id as string;
+  }
+
+  private async series(trx: Transaction, tenantId: string, studyId: string, record: InstanceRecord): Promise<string> {
+    const existing = await trx('imaging_series').where({ tenant_id: tenantId, series_uid: record.seriesUid }).first('id', 'study_id');
+    if (existing) {
+      if (existing.study_id !== studyId) throw new Refusal(FAILURE.processingFailure, `series ${record.seriesUid} belongs to another study`);
+      return existing.id;
+    }
+    const [{ id }] = await trx('imaging_series').insert({
+      tenant_id: tenantId, study_id: studyId, series_uid: record.seriesUid, modality: record.modality ?? null,
+      series_number: record.seriesNumber ?? null, series_description: record.seriesDescription ?? null,
+      body_part_examined: record.bodyPartExamined ?? null,
+    }).returning('id');
+    return id as string;
+  }
+
+  private async complete(trx: Transaction, caller: IngestCaller, registered: Registered): Promise<void> {
+    const { tenantId } = caller;
+    const marked = await trx('imaging_objects').where({ tenant_id: tenantId, id: registered.objectId, status: 'CREATING' })
+      .update({ status: 'CREATED', storage_uri: registered.blobKey });
+    if (marked > 0) {
+      await trx('imaging_series').where({ tenant_id: tenantId, id: registered.seriesId }).increment('number_of_instances', 1);
+      await trx.raw(`update imaging_studies s set number_of_instances = s.number_of_instances + 1,
+          number_of_series = (select count(*) from imaging_series se where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0),
+          modalities_in_study = coalesce((select array_agg(distinct se.modality order by se.modality) from imaging_series se
+            where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0 and se.modality is not null), '{}')
+        where s.tenant_id = ? and s.id = ?`, [tenantId, registered.studyId]);
+    }
+    await this.audit.recordInTransaction(trx, {
+      ...caller.audit, tenantId, eventType: 'DICOM_STORE', resourceType: 'ImagingStudy', resourceId: registered.studyId, outcome: 'SUCCESS',
+    });
+  }
+}
+
+function uniqueTeeth(teeth: Tooth[]): Tooth[] {
+  const seen = new Map<string, Tooth>();
+  for (const tooth of teeth) seen.set(`${tooth.scheme}|${tooth.code}`, tooth);
+  return [...seen.values()];
+}
