@@ -2,9 +2,9 @@
 // writes reads back equal, lands in the right columns, is found by every declared search
 // parameter, and what the schema cannot hold is refused with 422 and changes nothing.
 import assert from 'node:assert/strict';
-import { ownerClient } from './support/database.ts';
-import { startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
-import { content, dentalPatient, fhirApi, type Json, type SearchBundle } from './support/fhir.ts';
+import { ownerQuery } from './support/database.ts';
+import { memberUser, startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
+import { content, dentalPatient, fhirApi, refusalAssertion, type Json, type SearchBundle } from './support/fhir.ts';
 
 const CUSP_LOCATION_TYPE = 'https://cusp.dental/fhir/CodeSystem/location-type';
 const CUSP_ENCOUNTER_TYPE = 'https://cusp.dental/fhir/CodeSystem/encounter-type';
@@ -90,34 +90,12 @@ describe('FHIR mappings: Location, Encounter, Procedure', () => {
   const { created, search } = api;
   const row = (table: string, id: string) => app.services.db.tenant(tenantId, (trx) => trx(table).where({ id }).first());
   const versionCount = () => app.services.db.tenant(tenantId, (trx) => trx('resource_versions').count({ n: '*' })).then((r) => Number(r[0]?.n));
-  /** The write is refused with `status`, an OperationOutcome naming `expression`, and nothing is written. */
-  const refused = async (write: () => Promise<{ status: number; body: Json }>, status: number, expression?: string) => {
-    const before = await versionCount();
-    const res = await write();
-    assert.equal(res.status, status, JSON.stringify(res.body));
-    assert.equal(res.body.resourceType, 'OperationOutcome');
-    if (expression) assert.ok(res.body.issue.some((i: { expression?: string[] }) => i.expression?.includes(expression)), JSON.stringify(res.body));
-    assert.equal(await versionCount(), before);
-    return res;
-  };
-  const sql = async (text: string, values: unknown[]) => {
-    const client = await ownerClient();
-    try {
-      await client.query(text, values);
-    } finally {
-      await client.end();
-    }
-  };
+  const refused = refusalAssertion(versionCount);
 
   before(async () => {
     app = await startTestApp();
     ({ token, tenantId } = await tenantWithToken(app, ['system/*.*']));
-    // Practitioners are users who are members of the tenant.
-    practitioner = await app.services.db.platform(async (trx) => {
-      const [user] = await trx('users').insert({ email: `dr.chen.${Date.now()}@missionstreetdental.example`, full_name: 'Dr Mei Chen' }).returning('id');
-      await trx('user_tenants').insert({ tenant_id: tenantId, user_id: user.id, user_type: 'DENTIST' });
-      return user.id as string;
-    });
+    practitioner = await memberUser(app, tenantId, { email: `dr.chen.${Date.now()}@missionstreetdental.example`, fullName: 'Dr Mei Chen', userType: 'DENTIST' });
     patient = (await created(dentalPatient())).id;
   });
   after(() => app.close());
@@ -152,7 +130,7 @@ describe('FHIR mappings: Location, Encounter, Procedure', () => {
 
     it('update changes the columns and keeps a timezone that only SQL writes', async () => {
       const location = await created(operatory({ name: 'Mission Street Dental — Operatory 4' }));
-      await sql("update locations set timezone = 'America/Los_Angeles' where tenant_id = $1 and id = $2", [tenantId, location.id]);
+      await ownerQuery("update locations set timezone = 'America/Los_Angeles' where tenant_id = $1 and id = $2", [tenantId, location.id]);
       const changed = operatory({ id: location.id, name: 'Mission Street Dental — Operatory 4 (closed)', status: 'inactive', telecom: [{ system: 'phone', value: '+1 415 555 0199' }] });
       const updated = (await api.put(`/Location/${location.id}`, changed).expect(200)).body;
       assert.equal(updated.meta.versionId, '3');
@@ -254,13 +232,13 @@ describe('FHIR mappings: Location, Encounter, Procedure', () => {
 
     it('rows written by other writers render from the columns (the table wins; NO_SHOW reads as cancelled)', async () => {
       const encounter = await created(examEncounter(refs, { status: 'in-progress', period: { start: '2024-05-03T08:00:00Z' } }));
-      await sql("update encounters set status = 'COMPLETED', check_out_at = '2024-05-03T08:40:00Z' where tenant_id = $1 and id = $2", [tenantId, encounter.id]);
+      await ownerQuery("update encounters set status = 'COMPLETED', check_out_at = '2024-05-03T08:40:00Z' where tenant_id = $1 and id = $2", [tenantId, encounter.id]);
       const read = (await api.get(`/Encounter/${encounter.id}`).expect(200)).body;
       assert.equal(read.status, 'finished');
       assert.deepEqual(read.period, { start: '2024-05-03T08:00:00Z', end: '2024-05-03T08:40:00Z' });
       assert.equal(read.meta.versionId, '2');
 
-      await sql("update encounters set status = 'NO_SHOW', check_in_at = null, check_out_at = null, scheduled_start_at = '2024-05-06T10:00:00Z' where tenant_id = $1 and id = $2", [tenantId, encounter.id]);
+      await ownerQuery("update encounters set status = 'NO_SHOW', check_in_at = null, check_out_at = null, scheduled_start_at = '2024-05-06T10:00:00Z' where tenant_id = $1 and id = $2", [tenantId, encounter.id]);
       const noShow = (await api.get(`/Encounter/${encounter.id}`).expect(200)).body;
       assert.equal(noShow.status, 'cancelled');
       assert.deepEqual(noShow.period, { start: '2024-05-06T10:00:00Z' });

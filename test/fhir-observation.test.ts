@@ -5,9 +5,9 @@
 // table on update, and stays inside its tenant.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ownerClient } from './support/database.ts';
-import { startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
-import { content, dentalPatient, fhirApi, type Json, type SearchBundle } from './support/fhir.ts';
+import { ownerClient, ownerQuery } from './support/database.ts';
+import { memberUser, startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
+import { content, dentalPatient, fhirApi, refusalAssertion, type Json, type SearchBundle } from './support/fhir.ts';
 
 const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
@@ -131,33 +131,12 @@ describe('FHIR mapping: Observation over vital_signs and perio_measurements', ()
     const [perio] = await trx('perio_measurements').count({ n: '*' });
     return Number(vitals?.n) + Number(perio?.n);
   });
-  /** The write is refused with `status`, an OperationOutcome naming `expression`, and nothing is written. */
-  const refused = async (write: () => Promise<{ status: number; body: Json }>, status: number, expression?: string) => {
-    const before = [await versionCount(), await rowCount()];
-    const res = await write();
-    assert.equal(res.status, status, JSON.stringify(res.body));
-    assert.equal(res.body.resourceType, 'OperationOutcome');
-    if (expression) assert.ok(res.body.issue.some((i: { expression?: string[] }) => i.expression?.includes(expression)), JSON.stringify(res.body));
-    assert.deepEqual([await versionCount(), await rowCount()], before);
-    return res;
-  };
-  const sql = async (text: string, values: unknown[]) => {
-    const client = await ownerClient();
-    try {
-      return (await client.query(text, values)).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const refused = refusalAssertion(async () => [await versionCount(), await rowCount()]);
 
   before(async () => {
     app = await startTestApp();
     ({ token, tenantId } = await tenantWithToken(app, ['system/*.*']));
-    practitioner = await app.services.db.platform(async (trx) => {
-      const [user] = await trx('users').insert({ email: `hygienist.${Date.now()}@missionstreetdental.example`, full_name: 'Sam Ortiz, RDH' }).returning('id');
-      await trx('user_tenants').insert({ tenant_id: tenantId, user_id: user.id, user_type: 'HYGIENIST' });
-      return user.id as string;
-    });
+    practitioner = await memberUser(app, tenantId, { email: `hygienist.${Date.now()}@missionstreetdental.example`, fullName: 'Sam Ortiz, RDH', userType: 'HYGIENIST' });
     patient = (await created(dentalPatient())).id;
     encounter = (await created({
       resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
@@ -246,8 +225,8 @@ describe('FHIR mapping: Observation over vital_signs and perio_measurements', ()
     });
 
     it('rows written by other writers render by the measurements they hold', async () => {
-      const [inserted] = await sql(`insert into vital_signs (tenant_id, patient_id, measured_at, spo2) values ($1, $2, '2024-05-02T08:00:00Z', 97) returning id`, [tenantId, patient]);
-      const id = inserted.id as string;
+      const [inserted] = await ownerQuery(`insert into vital_signs (tenant_id, patient_id, measured_at, spo2) values ($1, $2, '2024-05-02T08:00:00Z', 97) returning id`, [tenantId, patient]);
+      const id = inserted!.id as string;
       const single = (await api.get(`/Observation/${id}`).expect(200)).body;
       assert.deepEqual(single.code, { coding: [{ system: LOINC, code: '2708-6' }, { system: LOINC, code: '59408-5' }] });
       assert.deepEqual(single.valueQuantity, { value: 97, unit: '%', system: UCUM, code: '%' });
@@ -255,7 +234,7 @@ describe('FHIR mapping: Observation over vital_signs and perio_measurements', ()
       assert.equal(single.status, 'final');
       assert.equal(single.meta.versionId, '1');
 
-      await sql('update vital_signs set respiratory_rate = 14 where tenant_id = $1 and id = $2', [tenantId, id]);
+      await ownerQuery('update vital_signs set respiratory_rate = 14 where tenant_id = $1 and id = $2', [tenantId, id]);
       const panel = (await api.get(`/Observation/${id}`).expect(200)).body;
       assert.equal(panel.meta.versionId, '2');
       assert.deepEqual(panel.code, { coding: [{ system: LOINC, code: '85353-1' }] });

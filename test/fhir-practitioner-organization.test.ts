@@ -3,8 +3,8 @@
 // by the tenants it belongs to; the organisations of the tenancy are seen by their relations and
 // not written through FHIR; payers are the tenant's own.
 import assert from 'node:assert/strict';
-import { ownerClient } from './support/database.ts';
-import { SYSTEM, createClient, startTestApp, tenantWithToken, tokenFor, type TestApp } from './support/app.ts';
+import { ownerQuery } from './support/database.ts';
+import { SYSTEM, createClient, memberUser, startTestApp, tenantWithToken, tokenFor, type TestApp } from './support/app.ts';
 import { content, dentalPatient, fhirApi, type Json } from './support/fhir.ts';
 
 const NUCC = 'http://nucc.org/provider-taxonomy';
@@ -47,14 +47,6 @@ function payer(overrides: Json = {}): Json {
   });
 }
 
-async function sql(text: string, values: unknown[] = []): Promise<Json[]> {
-  const client = await ownerClient();
-  try {
-    return (await client.query(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('FHIR Practitioner and Organization', function () {
   this.timeout(60_000);
@@ -74,7 +66,7 @@ describe('FHIR Practitioner and Organization', function () {
     const other = await tokenFor(app, client.client_id, secret);
     return fhirApi(() => ({ app, token: other }));
   };
-  const versions = async () => Number((await sql('select count(*) as n from resource_versions'))[0]!.n);
+  const versions = async () => Number((await ownerQuery('select count(*) as n from resource_versions'))[0]!.n);
 
   describe('Practitioner', () => {
     it('reads back what was written; the user and the membership hold its columns', async () => {
@@ -82,9 +74,9 @@ describe('FHIR Practitioner and Organization', function () {
       const created = await api.created(written);
       assert.deepEqual(content(created), written);
       assert.deepEqual(content((await api.get(`/Practitioner/${created.id}`).expect(200)).body), written);
-      const [user] = await sql('select email, full_name, preferred_locale from users where id = $1', [created.id]);
+      const [user] = await ownerQuery('select email, full_name, preferred_locale from users where id = $1', [created.id]);
       assert.deepEqual(user, { email: written.telecom[0].value, full_name: 'Dr Mei Chen', preferred_locale: 'en-US' });
-      const [member] = await sql('select user_type, npi, active from user_tenants where tenant_id = $1 and user_id = $2', [tenantId, created.id]);
+      const [member] = await ownerQuery('select user_type, npi, active from user_tenants where tenant_id = $1 and user_id = $2', [tenantId, created.id]);
       assert.deepEqual(member, { user_type: 'DENTIST', npi: written.identifier[0].value, active: true });
     });
 
@@ -123,7 +115,7 @@ describe('FHIR Practitioner and Organization', function () {
     it('a change of the user is a new version in every tenant the user belongs to', async () => {
       const practitioner = await api.created(dentist());
       const { tenantId: otherTenant } = await tenantWithToken(app, ['system/*.*']);
-      await sql(`insert into user_tenants (tenant_id, user_id, user_type) values ($1, $2, 'HYGIENIST')`, [otherTenant, practitioner.id]);
+      await ownerQuery(`insert into user_tenants (tenant_id, user_id, user_type) values ($1, $2, 'HYGIENIST')`, [otherTenant, practitioner.id]);
       const other = await asTenant(otherTenant);
       const seen = (await other.get(`/Practitioner/${practitioner.id}`).expect(200)).body;
       assert.equal(seen.meta.versionId, '1');
@@ -136,7 +128,7 @@ describe('FHIR Practitioner and Organization', function () {
       assert.deepEqual(after.name, [{ text: 'Dr Mei Chen-Whitfield' }]);
       assert.deepEqual((await other.get(`/Practitioner/${practitioner.id}/_history/1`).expect(200)).body.name, [{ text: 'Dr Mei Chen' }]);
       // A plain SQL change is a version too.
-      await sql('update users set full_name = $2 where id = $1', [practitioner.id, 'Mei Whitfield']);
+      await ownerQuery('update users set full_name = $2 where id = $1', [practitioner.id, 'Mei Whitfield']);
       assert.equal((await api.get(`/Practitioner/${practitioner.id}`).expect(200)).body.meta.versionId, '3');
       assert.equal((await other.get(`/Practitioner/${practitioner.id}`).expect(200)).body.meta.versionId, '3');
     });
@@ -164,18 +156,17 @@ describe('FHIR Practitioner and Organization', function () {
       const practitioner = await api.created(dentist());
       await api.delete(`/Practitioner/${practitioner.id}`).expect(204);
       await api.get(`/Practitioner/${practitioner.id}`).expect(410);
-      assert.equal(Number((await sql('select count(*) as n from users where id = $1', [practitioner.id]))[0]!.n), 1);
-      assert.equal(Number((await sql('select count(*) as n from user_tenants where user_id = $1', [practitioner.id]))[0]!.n), 0);
+      assert.equal(Number((await ownerQuery('select count(*) as n from users where id = $1', [practitioner.id]))[0]!.n), 1);
+      assert.equal(Number((await ownerQuery('select count(*) as n from user_tenants where user_id = $1', [practitioner.id]))[0]!.n), 0);
 
-      const [frontDesk] = await sql(`insert into users (email, full_name) values ($1, 'Sam Front') returning id`, [`sam.${Date.now()}@example.org`]);
-      await sql(`insert into user_tenants (tenant_id, user_id, user_type) values ($1, $2, 'FRONT_DESK')`, [tenantId, frontDesk!.id]);
-      await api.get(`/Practitioner/${frontDesk!.id}`).expect(404);
+      const frontDesk = { id: await memberUser(app, tenantId, { email: `sam.${Date.now()}@example.org`, fullName: 'Sam Front', userType: 'FRONT_DESK' }) };
+      await api.get(`/Practitioner/${frontDesk.id}`).expect(404);
       assert.deepEqual(await api.search('/Practitioner?name=sam'), []);
       // Made a hygienist by another writer: a Practitioner from then on; back to front desk: deleted.
-      await sql(`update user_tenants set user_type = 'HYGIENIST' where user_id = $1`, [frontDesk!.id]);
-      assert.equal((await api.get(`/Practitioner/${frontDesk!.id}`).expect(200)).body.name[0].text, 'Sam Front');
-      await sql(`update user_tenants set user_type = 'FRONT_DESK' where user_id = $1`, [frontDesk!.id]);
-      await api.get(`/Practitioner/${frontDesk!.id}`).expect(410);
+      await ownerQuery(`update user_tenants set user_type = 'HYGIENIST' where user_id = $1`, [frontDesk.id]);
+      assert.equal((await api.get(`/Practitioner/${frontDesk.id}`).expect(200)).body.name[0].text, 'Sam Front');
+      await ownerQuery(`update user_tenants set user_type = 'FRONT_DESK' where user_id = $1`, [frontDesk.id]);
+      await api.get(`/Practitioner/${frontDesk.id}`).expect(410);
     });
 
     it('another tenant neither reads nor finds this tenant\'s practitioners', async () => {
@@ -220,7 +211,7 @@ describe('FHIR Practitioner and Organization', function () {
     });
 
     it('a change of a tenant is a new version for each tenant that sees it', async () => {
-      await sql('update tenants set name = $2 where id = $1', [dso, 'Bayview Dental Partners']);
+      await ownerQuery('update tenants set name = $2 where id = $1', [dso, 'Bayview Dental Partners']);
       const asPractice = await asTenant(practice);
       const parent = (await asPractice.get(`/Organization/${dso}`).expect(200)).body;
       assert.equal(parent.name, 'Bayview Dental Partners');
@@ -246,7 +237,7 @@ describe('FHIR Practitioner and Organization', function () {
       const written = payer();
       const created = await api.created(written);
       assert.deepEqual(content(created), written);
-      const [row] = await sql('select name, payer_code, type, contact_name, contact_phone, contact_email, website, active from payers where id = $1', [created.id]);
+      const [row] = await ownerQuery('select name, payer_code, type, contact_name, contact_phone, contact_email, website, active from payers where id = $1', [created.id]);
       assert.deepEqual(row, {
         name: written.name, payer_code: written.identifier[0].value, type: 'COMMERCIAL', contact_name: 'Provider Services',
         contact_phone: '+1 800 765 6003', contact_email: 'claims@deltadentalca.example', website: 'https://deltadentalca.example', active: true,

@@ -75,3 +75,12 @@ export async function tenantWithToken(app: TestApp, scopes: string[], extra: Par
   const token = await tokenFor(app, client.client_id, secret);
   return { tenantId, client, secret, token };
 }
+
+/** A user who is a member of the tenant as `userType` (a Practitioner when a clinician); the user's id. */
+export async function memberUser(app: TestApp, tenantId: string, user: { email: string; fullName: string; userType: string }): Promise<string> {
+  return app.services.db.platform(async (trx) => {
+    const [created] = await trx('users').insert({ email: user.email, full_name: user.fullName }).returning('id');
+    await trx('user_tenants').insert({ tenant_id: tenantId, user_id: created.id, user_type: user.userType });
+    return created.id as string;
+  });
+}

@@ -47,3 +47,13 @@ export async function ownerClient(): Promise<pg.Client> {
   await client.connect();
   return client;
 }
+
+/** One statement as the owner role (plain SQL from "other software"); its rows. */
+export async function ownerQuery(text: string, values: unknown[] = []): Promise<Record<string, any>[]> {
+  const client = await ownerClient();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}

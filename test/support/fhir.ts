@@ -1,4 +1,6 @@
-// Realistic dental FHIR fixtures, built by small factories.
+// Realistic dental FHIR fixtures, built by small factories, and the FHIR calls and assertions the tests share.
+import assert from 'node:assert/strict';
+
 let counter = 0;
 
 /** A dental practice's patient, with elements that have columns and elements that do not. */
@@ -64,4 +66,20 @@ export function fhirApi(current: () => { app: { request: import('supertest').Age
     },
   };
   return api;
+}
+
+/**
+ * An assertion that a write is refused with `status`, an OperationOutcome naming `expression`,
+ * and that `stateOf` (e.g. counts of versions and rows) is what it was before.
+ */
+export function refusalAssertion(stateOf: () => Promise<unknown>) {
+  return async (write: () => Promise<{ status: number; body: Json }>, status: number, expression?: string) => {
+    const before = await stateOf();
+    const res = await write();
+    assert.equal(res.status, status, JSON.stringify(res.body));
+    assert.equal(res.body.resourceType, 'OperationOutcome');
+    if (expression) assert.ok(res.body.issue.some((i: { expression?: string[] }) => i.expression?.includes(expression)), JSON.stringify(res.body));
+    assert.deepEqual(await stateOf(), before);
+    return res;
+  };
 }

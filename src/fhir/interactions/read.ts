@@ -24,6 +24,7 @@ function notModified(req: Request, version: StoredVersion): boolean {
 /** The _summary and _elements of the request, parsed as a search parses them; other parameters play no part in a read. */
 function requestedSubsetting(req: Request, type: string, registry: ParamRegistry): Subsetting {
   const parameters = new URLSearchParams([...searchParameters(req)].filter(([name]) => SUBSETTING_PARAMETERS.has(name)));
+  if (parameters.size === 0) return {}; // a plain read: nothing to parse
   const { summary, elements } = parsedSearch(type, parameters, registry);
   if (summary === 'count') throw badRequest('_summary=count applies to a search, not to a read', '_summary');
   return { summary, elements };
