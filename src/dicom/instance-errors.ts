@@ -5,6 +5,8 @@
 export const FailureReason = {
   /** A general failure in processing, not caused by the instance (e.g. the spooled file could not be read). */
   ProcessingFailure: 0x0110,
+  /** The SOP Instance UID is already stored with other bytes. Decided by the server, never by the parser. */
+  DuplicateSOPInstance: 0x0111,
   /** The server does not store this SOP Class. Decided by the server, never by the parser. */
   SOPClassNotSupported: 0x0122,
   /** Refused: out of resources (here: a value too large to hold in memory and not allowed as bulk data). */

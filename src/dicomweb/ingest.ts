@@ -20,56 +20,12 @@ import fs from 'node:fs';
 import type { AuditLog, AuditEvent } from '../audit/index.ts';
 import type { BlobStore } from '../blob/index.ts';
 import type { Database, Transaction } from '../db/index.ts';
+import { FailureReason, type CodedConcept, type ParsedInstance } from '../dicom/index.ts';
+import type { MultipartPart } from './multipart.ts';
 import { PatientLinkError, isoDate, linkPatient, type DicomDemographics } from './patient-link.ts';
 
-/** PS3.7 Annex C status codes used as STOW-RS FailureReason (PS3.18 §10.5.3). */
-export const FAILURE = {
-  /** The instance conflicts with what is stored (another patient's study, another study's series). */
-  processingFailure: 0x0110,
-  /** The SOP Instance UID is stored with other bytes; the stored instance is kept. */
-  duplicateSopInstance: 0x0111,
-  outOfResources: 0xa700,
-  cannotUnderstand: 0xc000,
-} as const;
-
-export interface Tooth {
-  code: string;
-  scheme: string;
-  meaning?: string;
-}
-
-/** What ingest needs of a parsed instance. */
-export interface InstanceRecord {
-  studyUid: string;
-  seriesUid: string;
-  sopInstanceUid: string;
-  sopClassUid: string;
-  transferSyntaxUid: string;
-  modality?: string;
-  studyDate?: string;
-  studyTime?: string;
-  accessionNumber?: string;
-  referringPhysicianName?: string;
-  studyDescription?: string;
-  seriesNumber?: number;
-  seriesDescription?: string;
-  bodyPartExamined?: string;
-  instanceNumber?: number;
-  rows?: number;
-  columns?: number;
-  numberOfFrames?: number;
-  demographics: DicomDemographics;
-  teeth: Tooth[];
-  dicomJson: Record<string, unknown>;
-  /** Byte ranges of the frames in the file, when they can be read as ranges. */
-  frames?: { offset: number; length: number }[];
-}
-
-export interface SpooledFile {
-  path: string;
-  size: number;
-  sha256: string;
-}
+/** The received file: a spooled STOW-RS part, or any file whose size and SHA-256 are known. */
+export type SpooledFile = Pick<MultipartPart, 'path' | 'size' | 'sha256'>;
 
 export interface IngestCaller {
   tenantId: string;
@@ -77,8 +33,8 @@ export interface IngestCaller {
 }
 
 export type StoreResult =
-  | { stored: true; record: InstanceRecord; objectId: string; alreadyStored: boolean }
-  | { stored: false; record: InstanceRecord; reason: number; message: string };
+  | { stored: true; objectId: string; alreadyStored: boolean }
+  | { stored: false; reason: number; message: string };
 
 /** DICOM modality → the dental category of imaging_studies.modality. */
 const DENTAL_CATEGORY: Record<string, string> = { IO: 'INTRAORAL', PX: 'PANORAMIC', CT: 'CBCT', XC: 'PHOTO' };
@@ -100,38 +56,39 @@ interface Registered {
 export class InstanceIngest {
   constructor(private readonly db: Database, private readonly blobs: BlobStore, private readonly audit: AuditLog) {}
 
-  async store(caller: IngestCaller, record: InstanceRecord, file: SpooledFile): Promise<StoreResult> {
+  async store(caller: IngestCaller, instance: ParsedInstance, file: SpooledFile): Promise<StoreResult> {
     let registered: Registered;
     try {
-      registered = await this.db.tenant(caller.tenantId, (trx) => this.register(trx, caller.tenantId, record, file));
+      registered = await this.db.tenant(caller.tenantId, (trx) => this.register(trx, caller.tenantId, instance, file));
     } catch (error) {
-      if (error instanceof Refusal) return { stored: false, record, reason: error.reason, message: error.message };
-      if (error instanceof PatientLinkError) return { stored: false, record, reason: FAILURE.processingFailure, message: error.message };
+      if (error instanceof Refusal) return { stored: false, reason: error.reason, message: error.message };
+      if (error instanceof PatientLinkError) return { stored: false, reason: FailureReason.ProcessingFailure, message: error.message };
       throw error;
     }
-    if (registered.blobKey === null) return { stored: true, record, objectId: registered.objectId, alreadyStored: true };
+    if (registered.blobKey === null) return { stored: true, objectId: registered.objectId, alreadyStored: true };
     await this.blobs.put(registered.blobKey, fs.createReadStream(file.path), { contentType: 'application/dicom' });
     await this.db.tenant(caller.tenantId, (trx) => this.complete(trx, caller, registered));
-    return { stored: true, record, objectId: registered.objectId, alreadyStored: false };
+    return { stored: true, objectId: registered.objectId, alreadyStored: false };
   }
 
-  private async register(trx: Transaction, tenantId: string, record: InstanceRecord, file: SpooledFile): Promise<Registered> {
-    await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`${tenantId}|study|${record.studyUid}`]);
+  private async register(trx: Transaction, tenantId: string, instance: ParsedInstance, file: SpooledFile): Promise<Registered> {
+    const record = instance.attributes;
+    await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`${tenantId}|study|${record.StudyInstanceUID}`]);
     const studyId = await this.study(trx, tenantId, record);
     const seriesId = await this.series(trx, tenantId, studyId, record);
 
-    const existing = await trx('imaging_objects').where({ tenant_id: tenantId, sop_instance_uid: record.sopInstanceUid })
+    const existing = await trx('imaging_objects').where({ tenant_id: tenantId, sop_instance_uid: record.SOPInstanceUID })
       .first('id', 'status', 'hash', 'series_id');
     if (existing?.status === 'CREATED') {
       if (existing.hash === file.sha256 && existing.series_id === seriesId) return { objectId: existing.id, studyId, seriesId, blobKey: null };
-      throw new Refusal(FAILURE.duplicateSopInstance, `SOP instance ${record.sopInstanceUid} is already stored with other content`);
+      throw new Refusal(FailureReason.DuplicateSOPInstance, `SOP instance ${record.SOPInstanceUID} is already stored with other content`);
     }
     const columns = {
-      study_id: studyId, series_id: seriesId, sop_instance_uid: record.sopInstanceUid, sop_class_uid: record.sopClassUid,
+      study_id: studyId, series_id: seriesId, sop_instance_uid: record.SOPInstanceUID, sop_class_uid: record.SOPClassUID,
       object_type: 'DICOM', status: 'CREATING', storage_uri: null, hash: file.sha256, byte_size: file.size,
-      width: record.columns ?? null, height: record.rows ?? null, number_of_frames: record.numberOfFrames ?? null,
-      transfer_syntax_uid: record.transferSyntaxUid, instance_number: record.instanceNumber ?? null,
-      dicom_json: record.dicomJson, frame_offsets: record.frames ? JSON.stringify(record.frames) : null,
+      width: record.Columns ?? null, height: record.Rows ?? null, number_of_frames: record.NumberOfFrames ?? null,
+      transfer_syntax_uid: record.TransferSyntaxUID, instance_number: record.InstanceNumber ?? null,
+      dicom_json: instance.dicomJson, frame_offsets: instance.pixelData?.frames ? JSON.stringify(instance.pixelData.frames) : null,
     };
     let objectId: string;
     if (existing) {
@@ -142,51 +99,51 @@ export class InstanceIngest {
     } else {
       [{ id: objectId }] = await trx('imaging_objects').insert({ tenant_id: tenantId, ...columns }).returning('id');
     }
-    const teeth = uniqueTeeth(record.teeth);
+    const teeth = uniqueTeeth(instance.teeth);
     if (teeth.length > 0) {
       await trx('imaging_object_teeth').insert(teeth.map((tooth) => ({
-        tenant_id: tenantId, object_id: objectId, tooth_code: tooth.code, code_system: tooth.scheme, code_meaning: tooth.meaning ?? null,
+        tenant_id: tenantId, object_id: objectId, tooth_code: tooth.CodeValue, code_system: tooth.CodingSchemeDesignator, code_meaning: tooth.CodeMeaning ?? null,
       })));
     }
     return { objectId, studyId, seriesId, blobKey: `dicom/${tenantId}/${randomUUID()}` };
   }
 
   /** The study's id; created for the linked patient, or checked to be that patient's. */
-  private async study(trx: Transaction, tenantId: string, record: InstanceRecord): Promise<string> {
-    const existing = await trx('imaging_studies').where({ tenant_id: tenantId, study_uid: record.studyUid }).first('id', 'patient_id');
+  private async study(trx: Transaction, tenantId: string, record: ParsedInstance['attributes']): Promise<string> {
+    const demographics = demographicsOf(record);
+    const existing = await trx('imaging_studies').where({ tenant_id: tenantId, study_uid: record.StudyInstanceUID }).first('id', 'patient_id');
     if (existing) {
-      if (record.demographics.patientId) {
-        const patientId = await linkPatient(trx, tenantId, record.demographics);
+      if (demographics.patientId) {
+        const patientId = await linkPatient(trx, tenantId, demographics);
         if (patientId !== existing.patient_id) {
-          throw new Refusal(FAILURE.processingFailure, `study ${record.studyUid} belongs to another patient than PatientID ${record.demographics.patientId}`);
+          throw new Refusal(FailureReason.ProcessingFailure, `study ${record.StudyInstanceUID} belongs to another patient than PatientID ${demographics.patientId}`);
         }
       }
       return existing.id;
     }
-    const patientId = await linkPatient(trx, tenantId, record.demographics);
-    const { demographics } = record;
+    const patientId = await linkPatient(trx, tenantId, demographics);
     const [{ id }] = await trx('imaging_studies').insert({
-      tenant_id: tenantId, patient_id: patientId, study_uid: record.studyUid,
-      modality: DENTAL_CATEGORY[record.modality ?? ''] ?? null, body_part: record.bodyPartExamined ?? null,
-      accession_number: record.accessionNumber ?? null, study_description: record.studyDescription ?? null,
-      study_date: isoDate(record.studyDate), study_time: record.studyTime ?? null,
-      referring_physician_name: record.referringPhysicianName ?? null, patient_name: demographics.patientName ?? null,
+      tenant_id: tenantId, patient_id: patientId, study_uid: record.StudyInstanceUID,
+      modality: DENTAL_CATEGORY[record.Modality ?? ''] ?? null, body_part: record.BodyPartExamined ?? null,
+      accession_number: record.AccessionNumber ?? null, study_description: record.StudyDescription ?? null,
+      study_date: isoDate(record.StudyDate), study_time: record.StudyTime ?? null,
+      referring_physician_name: record.ReferringPhysicianName ?? null, patient_name: demographics.patientName ?? null,
       patient_birth_date: demographics.birthDate ?? null, patient_sex: demographics.sex ?? null,
       patient_dicom_id: demographics.patientId ?? null, issuer_of_patient_id: demographics.issuerOfPatientId ?? null,
     }).returning('id');
     return id as string;
   }
 
-  private async series(trx: Transaction, tenantId: string, studyId: string, record: InstanceRecord): Promise<string> {
-    const existing = await trx('imaging_series').where({ tenant_id: tenantId, series_uid: record.seriesUid }).first('id', 'study_id');
+  private async series(trx: Transaction, tenantId: string, studyId: string, record: ParsedInstance['attributes']): Promise<string> {
+    const existing = await trx('imaging_series').where({ tenant_id: tenantId, series_uid: record.SeriesInstanceUID }).first('id', 'study_id');
     if (existing) {
-      if (existing.study_id !== studyId) throw new Refusal(FAILURE.processingFailure, `series ${record.seriesUid} belongs to another study`);
+      if (existing.study_id !== studyId) throw new Refusal(FailureReason.ProcessingFailure, `series ${record.SeriesInstanceUID} belongs to another study`);
       return existing.id;
     }
     const [{ id }] = await trx('imaging_series').insert({
-      tenant_id: tenantId, study_id: studyId, series_uid: record.seriesUid, modality: record.modality ?? null,
-      series_number: record.seriesNumber ?? null, series_description: record.seriesDescription ?? null,
-      body_part_examined: record.bodyPartExamined ?? null,
+      tenant_id: tenantId, study_id: studyId, series_uid: record.SeriesInstanceUID, modality: record.Modality ?? null,
+      series_number: record.SeriesNumber ?? null, series_description: record.SeriesDescription ?? null,
+      body_part_examined: record.BodyPartExamined ?? null,
     }).returning('id');
     return id as string;
   }
@@ -209,8 +166,16 @@ export class InstanceIngest {
   }
 }
 
-function uniqueTeeth(teeth: Tooth[]): Tooth[] {
-  const seen = new Map<string, Tooth>();
-  for (const tooth of teeth) seen.set(`${tooth.scheme}|${tooth.code}`, tooth);
+/** The demographics a study's instance carries, for patient linking. */
+function demographicsOf(record: ParsedInstance['attributes']): DicomDemographics {
+  return {
+    patientId: record.PatientID, issuerOfPatientId: record.IssuerOfPatientID, patientName: record.PatientName,
+    birthDate: record.PatientBirthDate, sex: record.PatientSex,
+  };
+}
+
+function uniqueTeeth(teeth: CodedConcept[]): CodedConcept[] {
+  const seen = new Map<string, CodedConcept>();
+  for (const tooth of teeth) seen.set(`${tooth.CodingSchemeDesignator}|${tooth.CodeValue}`, tooth);
   return [...seen.values()];
 }
