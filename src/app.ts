@@ -1,9 +1,11 @@
 // The HTTP application: routes mounted at the URLs of DESIGN.md, behind request observation.
 import express from 'express';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { adminRoutes } from './admin/routes.ts';
 import { authenticateBearer, requireAdmin } from './auth/middleware.ts';
 import { tokenEndpoint } from './auth/token-endpoint.ts';
+import { InstanceIngest } from './dicomweb/ingest.ts';
 import { dicomwebRouter } from './dicomweb/router.ts';
 import { fhirRouter } from './fhir/router.ts';
 import { parameterRegistry } from './fhir/interactions/search.ts';
@@ -46,7 +48,11 @@ export function createApp(services: Services): express.Express {
     lookup: services.fhirLookup, registry: parameterRegistry(services.fhirLookup), logger,
   };
   app.use('/fhir', rememberMount, fhirRouter({ services: fhirServices, version, publicBaseUrl: config.publicBaseUrl, authenticate }));
-  app.use('/dicomweb', rememberMount, dicomwebRouter({ authenticate }));
+  const dicomwebServices = {
+    db, blobs: services.blobs, audit: services.audit, logger, baseUrl: `${config.publicBaseUrl}/dicomweb`,
+    ingest: new InstanceIngest(db, services.blobs, services.audit), tempDir: path.join(config.dataDir, 'tmp'),
+  };
+  app.use('/dicomweb', rememberMount, dicomwebRouter({ authenticate, services: dicomwebServices }));
   app.use('/admin', rememberMount, authenticate, requireAdmin, adminRoutes(services.admin, clients));
 
   app.use(unknownRoute);

@@ -89,6 +89,7 @@ export class InstanceIngest {
       width: record.Columns ?? null, height: record.Rows ?? null, number_of_frames: record.NumberOfFrames ?? null,
       transfer_syntax_uid: record.TransferSyntaxUID, instance_number: record.InstanceNumber ?? null,
       dicom_json: instance.dicomJson, frame_offsets: instance.pixelData?.frames ? JSON.stringify(instance.pixelData.frames) : null,
+      bulk_data: JSON.stringify(instance.bulkData),
     };
     let objectId: string;
     if (existing) {

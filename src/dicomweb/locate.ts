@@ -1,0 +1,62 @@
+// The stored instances a WADO-RS / DELETE resource path names: one indexed query, CREATED objects
+// only (an object still being stored is not there yet), in study, series and instance order.
+import type { Transaction } from '../db/index.ts';
+import type { DicomJsonDataSet, Frame, BulkDataLocation } from '../dicom/index.ts';
+import { notFound } from '../http/errors.ts';
+import type { ResourcePath } from './params.ts';
+
+export interface StoredInstance {
+  objectId: string;
+  studyId: string;
+  seriesId: string;
+  studyUid: string;
+  seriesUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  /** The blob key of the file as received. */
+  storageKey: string;
+  byteSize: number;
+  rows: number | null;
+  columns: number | null;
+  numberOfFrames: number | null;
+  frames: Frame[] | null;
+  bulkData: BulkDataLocation[] | null;
+}
+
+export interface LocateOptions {
+  /** Also load each instance's DICOM JSON (with BulkDataURI placeholders). */
+  withMetadata?: boolean;
+}
+
+export type StoredInstanceWithMetadata = StoredInstance & { metadata: DicomJsonDataSet };
+
+const COLUMNS = {
+  objectId: 'o.id', studyId: 'o.study_id', seriesId: 'o.series_id', studyUid: 'st.study_uid', seriesUid: 'se.series_uid',
+  sopInstanceUid: 'o.sop_instance_uid', sopClassUid: 'o.sop_class_uid', transferSyntaxUid: 'o.transfer_syntax_uid',
+  storageKey: 'o.storage_uri', byteSize: 'o.byte_size', rows: 'o.height', columns: 'o.width',
+  numberOfFrames: 'o.number_of_frames', frames: 'o.frame_offsets', bulkData: 'o.bulk_data',
+};
+
+/** The instances under `path` (404 when there are none), with their metadata when asked. */
+export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options: { withMetadata: true }): Promise<StoredInstanceWithMetadata[]>;
+export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options?: LocateOptions): Promise<StoredInstance[]>;
+export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options: LocateOptions = {}): Promise<StoredInstance[]> {
+  const query = trx('imaging_objects as o')
+    .join('imaging_series as se', (on) => on.on('se.tenant_id', 'o.tenant_id').andOn('se.id', 'o.series_id'))
+    .join('imaging_studies as st', (on) => on.on('st.tenant_id', 'o.tenant_id').andOn('st.id', 'o.study_id'))
+    .where({ 'o.tenant_id': tenantId, 'o.status': 'CREATED', 'st.study_uid': path.study })
+    .select({ ...COLUMNS, ...(options.withMetadata ? { metadata: 'o.dicom_json' } : {}) })
+    .orderBy([{ column: 'se.series_number', nulls: 'last' }, 'se.series_uid', { column: 'o.instance_number', nulls: 'last' }, 'o.sop_instance_uid']);
+  if (path.series) query.where('se.series_uid', path.series);
+  if (path.instance) query.where('o.sop_instance_uid', path.instance);
+  const rows = (await query) as StoredInstance[];
+  if (rows.length === 0) throw notFound(`no stored ${describe(path)}`);
+  return rows.map((row) => ({ ...row, byteSize: Number(row.byteSize) }));
+}
+
+function describe(path: ResourcePath): string {
+  if (path.instance) return `instance ${path.instance} in series ${path.series} of study ${path.study}`;
+  if (path.series) return `series ${path.series} in study ${path.study}`;
+  return `study ${path.study}`;
+}

@@ -1,0 +1,37 @@
+// DICOM sample files (../shared/dicom-samples) and ways to put them on a test server.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseInstanceFile } from '../../src/dicom/index.ts';
+import { InstanceIngest, type StoreResult } from '../../src/dicomweb/ingest.ts';
+import type { Services } from '../../src/services.ts';
+
+export const SAMPLES = path.join(import.meta.dirname, '../../../shared/dicom-samples');
+export const PYDICOM = path.join(SAMPLES, 'pydicom');
+export const SYNTHETIC_PATIENT = path.join(SAMPLES, 'synthetic/basic/D1-000001');
+export const SYNTHETIC_MULTIFRAME = path.join(SAMPLES, 'synthetic/ct-multiframe/D2-000001/01-ct/001-0001.dcm');
+
+/** The .dcm files under `directory`, recursively, sorted by path. */
+export function dicomFilesIn(directory: string): string[] {
+  return fs.readdirSync(directory, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.dcm')).sort().map((name) => path.join(directory, name));
+}
+
+export const pydicomFile = (name: string) => path.join(PYDICOM, name);
+/** The synthetic dental study of one kind: 01-io (4 bitewings), 02-px, 03-ct (16 slices), 04-xc (2 photos). */
+export const syntheticStudy = (kind: '01-io' | '02-px' | '03-ct' | '04-xc') => dicomFilesIn(path.join(SYNTHETIC_PATIENT, kind));
+
+export function spooledFile(file: string) {
+  const bytes = fs.readFileSync(file);
+  return { path: file, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/** Stores `files` for the tenant straight through the ingest path (no HTTP), e.g. to set up QIDO or WADO tests. */
+export async function storeFiles(services: Services, tenantId: string, files: string[]): Promise<StoreResult[]> {
+  const ingest = new InstanceIngest(services.db, services.blobs, services.audit);
+  const results: StoreResult[] = [];
+  for (const file of files) {
+    results.push(await ingest.store({ tenantId, audit: { actorType: 'SYSTEM' } }, await parseInstanceFile(file), spooledFile(file)));
+  }
+  return results;
+}
