@@ -51,6 +51,7 @@ export function createApp(services: Services): express.Express {
   const dicomwebServices = {
     db, blobs: services.blobs, audit: services.audit, logger, baseUrl: `${config.publicBaseUrl}/dicomweb`,
     ingest: new InstanceIngest(db, services.blobs, services.audit), tempDir: path.join(config.dataDir, 'tmp'),
+    maxInstanceBytes: config.dicomMaxInstanceBytes,
   };
   app.use('/dicomweb', rememberMount, dicomwebRouter({ authenticate, services: dicomwebServices }));
   app.use('/admin', rememberMount, authenticate, requireAdmin, adminRoutes(services.admin, clients));

@@ -31,6 +31,8 @@ export interface Config {
   /** When set, GET /metrics requires `Authorization: Bearer <this value>`. */
   metricsToken?: string;
   dimsePort?: number;
+  /** STOW-RS refuses (413) a body part larger than this. */
+  dicomMaxInstanceBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -84,5 +86,6 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     metricsToken: env.METRICS_TOKEN || undefined,
     dimsePort: env.DIMSE_PORT ? integer(env, 'DIMSE_PORT', 0) : undefined,
+    dicomMaxInstanceBytes: integer(env, 'DICOM_MAX_INSTANCE_BYTES', 4 * 1024 ** 3),
   };
 }

@@ -17,6 +17,8 @@ export interface DicomwebServices {
   baseUrl: string;
   /** Where STOW-RS spools the parts of a request body. */
   tempDir: string;
+  /** STOW-RS refuses a larger part with 413. */
+  maxInstanceBytes: number;
 }
 
 /** The tenant and the audit fields of an authenticated request. */
@@ -24,4 +26,21 @@ export function imagingCaller(req: Request): IngestCaller {
   const { tenantId } = requireCaller(req);
   const { tenantId: _tenant, ...audit } = auditSource(req);
   return { tenantId, audit };
+}
+
+export type ImagingEventType = 'DICOM_QUERY' | 'DICOM_RETRIEVE' | 'DICOM_STORE' | 'DICOM_DELETE';
+
+/**
+ * Records a read of imaging data (QIDO-RS, WADO-RS, rendered) durably, before its answer leaves.
+ * `studyIds` are imaging_studies ids (the ImagingStudy resource ids); `metadata` says what was asked.
+ */
+export async function auditImagingRead(
+  services: Pick<DicomwebServices, 'audit'>, req: Request, eventType: ImagingEventType, studyIds: string[], metadata: Record<string, unknown> = {},
+): Promise<void> {
+  const caller = imagingCaller(req);
+  await services.audit.record({
+    ...caller.audit, tenantId: caller.tenantId, eventType, resourceType: 'ImagingStudy', outcome: 'SUCCESS',
+    ...(studyIds.length === 1 ? { resourceId: studyIds[0] } : {}),
+    metadata: { path: req.originalUrl, ...(studyIds.length > 1 ? { studies: studyIds } : {}), ...metadata },
+  });
 }

@@ -35,3 +35,32 @@ export async function storeFiles(services: Services, tenantId: string, files: st
   }
   return results;
 }
+
+export interface BodyPart {
+  bytes: Buffer;
+  /** Sent as the part's Content-Type; none when null. */
+  contentType?: string | null;
+}
+
+/** A multipart/related body (RFC 2046 5.1) of `parts`, each application/dicom unless it says otherwise. */
+export function multipartRelated(parts: BodyPart[], boundary = 'cusp-test-boundary'): Buffer {
+  const pieces: Buffer[] = [];
+  for (const part of parts) {
+    const contentType = part.contentType === undefined ? 'application/dicom' : part.contentType;
+    pieces.push(Buffer.from(`--${boundary}\r\n${contentType === null ? '' : `Content-Type: ${contentType}\r\n`}\r\n`), part.bytes, Buffer.from('\r\n'));
+  }
+  pieces.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(pieces);
+}
+
+export const stowContentType = (boundary = 'cusp-test-boundary') => `multipart/related; type="application/dicom"; boundary=${boundary}`;
+
+/**
+ * A dicomweb-client DICOMwebClient for the server at `baseUrl` (its /dicomweb service) with a
+ * Bearer token. In Node the client needs an XMLHttpRequest: xhr2 provides it.
+ */
+export async function dicomwebClient(baseUrl: string, token: string) {
+  const [{ default: XMLHttpRequest }, { api }] = await Promise.all([import('xhr2'), import('dicomweb-client')]);
+  (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
+  return new api.DICOMwebClient({ url: `${baseUrl}/dicomweb`, headers: { Authorization: `Bearer ${token}` }, singlepart: false });
+}
