@@ -7,6 +7,7 @@ import type { Interaction } from '../auth/scopes.ts';
 import { notFound } from '../http/errors.ts';
 import type { DicomwebServices } from './context.ts';
 import { cors } from './cors.ts';
+import { deleteRoutes } from './delete.ts';
 import { qidoRoutes } from './qido.ts';
 import { renderedRoutes } from './rendered.ts';
 import { stowRoutes } from './stow.ts';
@@ -24,6 +25,7 @@ export function dicomwebRouter(options: { authenticate: RequestHandler; services
   router.use(qidoRoutes(options.services));
   router.use(wadoRoutes(options.services));
   router.use(renderedRoutes(options.services));
+  router.use(deleteRoutes(options.services));
   router.use((req) => {
     throw notFound(`no DICOMweb service at ${req.method} ${req.path}`);
   });
