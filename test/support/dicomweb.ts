@@ -55,12 +55,21 @@ export function multipartRelated(parts: BodyPart[], boundary = 'cusp-test-bounda
 
 export const stowContentType = (boundary = 'cusp-test-boundary') => `multipart/related; type="application/dicom"; boundary=${boundary}`;
 
+/** The DICOMwebClient methods, typed loosely: the package's own declarations disagree with its code (e.g. media types, frame numbers). */
+export type DicomwebClient = Record<
+  | 'storeInstances' | 'searchForStudies' | 'searchForSeries' | 'searchForInstances'
+  | 'retrieveStudy' | 'retrieveSeries' | 'retrieveInstance' | 'retrieveStudyMetadata' | 'retrieveSeriesMetadata' | 'retrieveInstanceMetadata'
+  | 'retrieveInstanceFrames' | 'retrieveBulkData' | 'retrieveInstanceRendered' | 'retrieveInstanceFramesRendered' | 'retrieveInstanceThumbnail',
+  (options?: Record<string, unknown>) => Promise<any>
+>;
+
 /**
  * A dicomweb-client DICOMwebClient for the server at `baseUrl` (its /dicomweb service) with a
  * Bearer token. In Node the client needs an XMLHttpRequest: xhr2 provides it.
  */
-export async function dicomwebClient(baseUrl: string, token: string) {
+export async function dicomwebClient(baseUrl: string, token: string): Promise<DicomwebClient> {
   const [{ default: XMLHttpRequest }, { api }] = await Promise.all([import('xhr2'), import('dicomweb-client')]);
   (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
-  return new api.DICOMwebClient({ url: `${baseUrl}/dicomweb`, headers: { Authorization: `Bearer ${token}` }, singlepart: false });
+  const client = new api.DICOMwebClient({ url: `${baseUrl}/dicomweb`, headers: { Authorization: `Bearer ${token}` }, singlepart: false });
+  return client as unknown as DicomwebClient;
 }
