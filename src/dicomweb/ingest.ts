@@ -23,6 +23,7 @@ import type { Database, Transaction } from '../db/index.ts';
 import { FailureReason, type CodedConcept, type ParsedInstance } from '../dicom/index.ts';
 import type { MultipartPart } from './multipart.ts';
 import { PatientLinkError, isoDate, linkPatient, type DicomDemographics } from './patient-link.ts';
+import { objectQueryColumns, seriesQueryColumns, studyQueryColumns } from './qido-index.ts';
 
 /** The received file: a spooled STOW-RS part, or any file whose size and SHA-256 are known. */
 export type SpooledFile = Pick<MultipartPart, 'path' | 'size' | 'sha256'>;
@@ -74,8 +75,8 @@ export class InstanceIngest {
   private async register(trx: Transaction, tenantId: string, instance: ParsedInstance, file: SpooledFile): Promise<Registered> {
     const record = instance.attributes;
     await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`${tenantId}|study|${record.StudyInstanceUID}`]);
-    const studyId = await this.study(trx, tenantId, record);
-    const seriesId = await this.series(trx, tenantId, studyId, record);
+    const studyId = await this.study(trx, tenantId, instance);
+    const seriesId = await this.series(trx, tenantId, studyId, instance);
 
     const existing = await trx('imaging_objects').where({ tenant_id: tenantId, sop_instance_uid: record.SOPInstanceUID })
       .first('id', 'status', 'hash', 'series_id');
@@ -89,7 +90,7 @@ export class InstanceIngest {
       width: record.Columns ?? null, height: record.Rows ?? null, number_of_frames: record.NumberOfFrames ?? null,
       transfer_syntax_uid: record.TransferSyntaxUID, instance_number: record.InstanceNumber ?? null,
       dicom_json: instance.dicomJson, frame_offsets: instance.pixelData?.frames ? JSON.stringify(instance.pixelData.frames) : null,
-      bulk_data: JSON.stringify(instance.bulkData),
+      bulk_data: JSON.stringify(instance.bulkData), ...objectQueryColumns(instance),
     };
     let objectId: string;
     if (existing) {
@@ -110,7 +111,8 @@ export class InstanceIngest {
   }
 
   /** The study's id; created for the linked patient, or checked to be that patient's. */
-  private async study(trx: Transaction, tenantId: string, record: ParsedInstance['attributes']): Promise<string> {
+  private async study(trx: Transaction, tenantId: string, instance: ParsedInstance): Promise<string> {
+    const record = instance.attributes;
     const demographics = demographicsOf(record);
     const existing = await trx('imaging_studies').where({ tenant_id: tenantId, study_uid: record.StudyInstanceUID }).first('id', 'patient_id');
     if (existing) {
@@ -131,11 +133,13 @@ export class InstanceIngest {
       referring_physician_name: record.ReferringPhysicianName ?? null, patient_name: demographics.patientName ?? null,
       patient_birth_date: demographics.birthDate ?? null, patient_sex: demographics.sex ?? null,
       patient_dicom_id: demographics.patientId ?? null, issuer_of_patient_id: demographics.issuerOfPatientId ?? null,
+      ...studyQueryColumns(instance),
     }).returning('id');
     return id as string;
   }
 
-  private async series(trx: Transaction, tenantId: string, studyId: string, record: ParsedInstance['attributes']): Promise<string> {
+  private async series(trx: Transaction, tenantId: string, studyId: string, instance: ParsedInstance): Promise<string> {
+    const record = instance.attributes;
     const existing = await trx('imaging_series').where({ tenant_id: tenantId, series_uid: record.SeriesInstanceUID }).first('id', 'study_id');
     if (existing) {
       if (existing.study_id !== studyId) throw new Refusal(FailureReason.ProcessingFailure, `series ${record.SeriesInstanceUID} belongs to another study`);
@@ -144,7 +148,7 @@ export class InstanceIngest {
     const [{ id }] = await trx('imaging_series').insert({
       tenant_id: tenantId, study_id: studyId, series_uid: record.SeriesInstanceUID, modality: record.Modality ?? null,
       series_number: record.SeriesNumber ?? null, series_description: record.SeriesDescription ?? null,
-      body_part_examined: record.BodyPartExamined ?? null,
+      body_part_examined: record.BodyPartExamined ?? null, ...seriesQueryColumns(instance),
     }).returning('id');
     return id as string;
   }

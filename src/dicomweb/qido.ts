@@ -1,7 +1,74 @@
-// QIDO-RS (PS3.18 10.6): search for studies, series and instances.
-import { Router } from 'express';
-import type { DicomwebServices } from './context.ts';
+// QIDO-RS (PS3.18 10.6): search for studies, series and instances, answered as
+// application/dicom+json from one indexed SQL query per request (see qido-sql.ts).
+import { Router, type Request, type Response } from 'express';
+import { completeBulkDataURIs, type DicomJsonDataSet } from '../dicom/index.ts';
+import { notAcceptable } from '../http/errors.ts';
+import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
+import { uidParam } from './params.ts';
+import type { QueryLevel } from './qido-attributes.ts';
+import { readSearch, type QidoTarget } from './qido-request.ts';
+import { qidoQuery, type QidoRow } from './qido-sql.ts';
 
-export function qidoRoutes(_services: DicomwebServices): Router {
-  return Router();
+export interface QidoOptions {
+  /** The most results one response holds (PS3.18 8.3.4.4.1 maxResults); a larger limit is cut, with a Warning. */
+  maxResults: number;
+}
+
+export const DEFAULT_QIDO_OPTIONS: QidoOptions = { maxResults: 10_000 };
+
+const SEARCHES: [path: string, level: QueryLevel][] = [
+  ['/studies', 'study'],
+  ['/series', 'series'],
+  ['/instances', 'instance'],
+  ['/studies/:study/series', 'series'],
+  ['/studies/:study/instances', 'instance'],
+  ['/studies/:study/series/:series/instances', 'instance'],
+];
+
+/** PS3.18 8.7.4: DICOM JSON; application/json and wildcards are served the same. XML is not produced. */
+const MEDIA_TYPES = ['application/dicom+json', 'application/json'];
+
+/** What a search needs of the DICOMweb services. */
+type QidoServices = Pick<DicomwebServices, 'db' | 'audit' | 'baseUrl'>;
+
+export function qidoRoutes(services: QidoServices, options: QidoOptions = DEFAULT_QIDO_OPTIONS): Router {
+  const router = Router();
+  for (const [path, level] of SEARCHES) {
+    router.get(path, (req, res) => search(services, options, req, res, level));
+  }
+  return router;
+}
+
+async function search(services: QidoServices, options: QidoOptions, req: Request, res: Response, level: QueryLevel): Promise<void> {
+  const mediaType = req.accepts(MEDIA_TYPES);
+  if (!mediaType) throw notAcceptable(`QIDO-RS answers ${MEDIA_TYPES.join(' or ')}; "${req.get('accept')}" is not produced`);
+  const target: QidoTarget = {
+    level,
+    ...(req.params.study !== undefined ? { study: uidParam(req, 'study') } : {}),
+    ...(req.params.series !== undefined ? { series: uidParam(req, 'series') } : {}),
+  };
+  const searched = readSearch(target, new URL(req.originalUrl, 'http://localhost').searchParams);
+  const pageSize = Math.min(searched.limit ?? options.maxResults, options.maxResults);
+  const { tenantId } = imagingCaller(req);
+
+  const { rows, remaining } = await services.db.tenant(tenantId, async (trx) => {
+    const query = qidoQuery(trx, tenantId, searched, services.baseUrl);
+    // One row more than the page tells whether matches remain; only then are they counted.
+    const rows = await query.results(pageSize + 1);
+    if (rows.length <= pageSize) return { rows, remaining: 0 };
+    rows.length = pageSize;
+    return { rows, remaining: (await query.count()) - searched.offset - pageSize };
+  });
+
+  await auditImagingRead(services, req, 'DICOM_QUERY', [...new Set(rows.map((row) => row.studyRowId))], { level, results: rows.length });
+  const warnings = [...searched.warnings, ...(remaining > 0 ? [`There are ${remaining} additional results that can be requested`] : [])];
+  for (const warning of warnings) res.append('Warning', `299 ${services.baseUrl}: ${warning}`);
+  res.status(200).type(mediaType).send(`[${rows.map((row) => resultText(row, services.baseUrl)).join(',')}]`);
+}
+
+/** A result as sent: instance attributes that are bulk data name it by a BulkDataURI of this service. */
+function resultText(row: QidoRow, baseUrl: string): string {
+  if (!row.sopInstanceUid || !row.json.includes('"cusp-bulkdata:')) return row.json;
+  const instanceUrl = `${baseUrl}/studies/${row.studyUid}/series/${row.seriesUid}/instances/${row.sopInstanceUid}`;
+  return JSON.stringify(completeBulkDataURIs(JSON.parse(row.json) as DicomJsonDataSet, (reference) => `${instanceUrl}/bulkdata/${reference}`));
 }
