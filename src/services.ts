@@ -46,7 +46,7 @@ export async function createServices(config: Config, overrides: { logger?: Logge
     authenticator: new ClientAuthenticator(db, clients, `${config.publicBaseUrl}/auth/token`),
     admin: new AdminService(db, audit),
     blobs: createBlobStore(config),
-    fhirStore: new ResourceStore(MAPPINGS),
+    fhirStore: new ResourceStore(MAPPINGS, { publicBaseUrl: config.publicBaseUrl }),
     fhirLookup: (type) => MAPPINGS.get(type),
   };
 }

@@ -1,6 +1,6 @@
 // GET /fhir/metadata — the CapabilityStatement (https://hl7.org/fhir/R4/capabilitystatement.html),
 // generated from the routes actually mounted and the mappings actually registered.
-import type { AnyMapping } from './mapping.ts';
+import { isReadOnly, type AnyMapping } from './mapping.ts';
 import { FHIR_ROUTES, isSystemLevel } from './routes.ts';
 import { declarationsOf, searchParameterUrl } from './search/compile.ts';
 
@@ -14,17 +14,20 @@ export interface CapabilityOptions {
 const searchable = FHIR_ROUTES.some((r) => r.interaction === 'search-type');
 
 function resourceCapability(mapping: AnyMapping) {
+  // A type written only by other services (mapping.ts, isReadOnly) lists the interactions that do not write.
+  const readOnly = isReadOnly(mapping);
+  const routes = FHIR_ROUTES.filter((r) => !isSystemLevel(r) && !(readOnly && r.writes));
   return {
     type: mapping.type,
-    interaction: [...new Set(FHIR_ROUTES.filter((r) => !isSystemLevel(r)).map((r) => r.interaction))].map((code) => ({ code })),
+    interaction: [...new Set(routes.map((r) => r.interaction))].map((code) => ({ code })),
     versioning: 'versioned',
     readHistory: true,
-    updateCreate: true,
+    updateCreate: !readOnly,
     conditionalCreate: false,
     conditionalRead: 'full-support', // If-Modified-Since and If-None-Match (interactions/read.ts)
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
-    ...Object.assign({}, ...FHIR_ROUTES.map((r) => r.capability ?? {})),
+    ...Object.assign({}, ...routes.map((r) => r.capability ?? {})),
     searchParam: !searchable ? [] : Object.entries(declarationsOf(mapping)).map(([name, declaration]) => ({
       name,
       definition: searchParameterUrl(mapping.type, name),

@@ -28,6 +28,12 @@ export type ResourceContent<R extends fhir4.FhirResource> = Omit<R, 'id' | 'meta
 
 export type AnyMapping = ResourceMapping<fhir4.FhirResource>;
 
+/** What rendering may need to know of the server itself rather than of the rows (e.g. Endpoint.address). */
+export interface ServerContext {
+  /** The external base URL of the server, without a trailing slash (https://host; /fhir and /dicomweb lie under it). */
+  publicBaseUrl: string;
+}
+
 /** One table of a resource type that lies on several (e.g. Observation: vital_signs, perio_measurements). */
 export interface MappingSource<R extends fhir4.FhirResource = fhir4.FhirResource> {
   table: string;
@@ -80,7 +86,7 @@ export interface ResourceMapping<R extends fhir4.FhirResource = fhir4.FhirResour
    */
   toRows(resource: ResourceContent<R>, source: string): ResourceRows;
   /** Rows → resource. Elements the columns cannot express are restored from the residual. */
-  toResource(rows: ResourceRows): ResourceContent<R>;
+  toResource(rows: ResourceRows, server: ServerContext): ResourceContent<R>;
   search: Record<string, SearchParameterDeclaration>;
 }
 
@@ -102,9 +108,17 @@ export function sourcesOf<R extends fhir4.FhirResource>(mapping: ResourceMapping
   }];
 }
 
+/** Every source of the type is read-only: the type is read and searched, never written, through FHIR. */
+export function isReadOnly<R extends fhir4.FhirResource>(mapping: ResourceMapping<R>): boolean {
+  return sourcesOf(mapping).every((source) => source.readOnly !== undefined);
+}
+
 /** The source a written resource belongs in; 422 saying what the server stores when there is none. */
 export function sourceFor<R extends fhir4.FhirResource>(mapping: ResourceMapping<R>, resource: ResourceContent<R>): MappingSource<R> {
   const sources = sourcesOf(mapping);
+  if (isReadOnly(mapping)) {
+    throw unprocessable(`${mapping.type} is read-only through FHIR: ${sources.map((s) => `${s.description}: ${s.readOnly}`).join('; ')}`);
+  }
   const source = sources.find((candidate) => !candidate.readOnly && candidate.accepts(resource));
   if (!source) {
     throw unprocessable(`${mapping.type}: this server stores ${sources.map((s) => s.description).join('; and ')}; `

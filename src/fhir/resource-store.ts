@@ -6,13 +6,16 @@
 // resource_versions (migrations/009). Reads render from those snapshots, so a read, a vread and
 // a history entry come from the same place, and child rows cost no extra query.
 //
+// Mappings render with the server's own context besides the rows (ServerContext: the public base
+// URL, for a resource that names the server, such as Endpoint.address).
+//
 // A type that lies on several tables (mapping.sources) is written to the source that accepts
 // the resource; an update or delete finds the row in whichever source holds the id, and an
 // update that would move it to another source is 422.
 import { randomUUID } from 'node:crypto';
 import { isUuid, type Transaction } from '../db/index.ts';
 import { gone, notFound, preconditionFailed, unprocessable } from '../http/errors.ts';
-import { sourceFor, sourcesOf, type AnyMapping, type MappingSource, type ResourceRows, type Row } from './mapping.ts';
+import { sourceFor, sourcesOf, type AnyMapping, type MappingSource, type ResourceRows, type Row, type ServerContext } from './mapping.ts';
 import { applyResidual, computeResidual, type Residual } from './residual.ts';
 
 export type VersionOperation = 'create' | 'update' | 'delete';
@@ -62,7 +65,7 @@ const SERVER_COLUMNS = ['id', 'tenant_id', 'version_id', 'version_txid', 'last_u
   'created_by', 'updated_by', 'deleted_at', 'fhir_residual'];
 
 export class ResourceStore {
-  constructor(private readonly mappings: ReadonlyMap<string, AnyMapping>) {}
+  constructor(private readonly mappings: ReadonlyMap<string, AnyMapping>, private readonly server: ServerContext) {}
 
   types(): string[] {
     return [...this.mappings.keys()];
@@ -247,7 +250,7 @@ export class ResourceStore {
   private content(mapping: AnyMapping, snapshot: NonNullable<VersionRow['snapshot']>, residual: Residual | null): Record<string, unknown> {
     const { _children: children = {}, _source: source, ...row } = snapshot;
     for (const column of SERVER_COLUMNS) delete row[column];
-    const rendered = mapping.toResource({ row, children, ...(source ? { source } : {}) }) as unknown as Record<string, unknown>;
+    const rendered = mapping.toResource({ row, children, ...(source ? { source } : {}) }, this.server) as unknown as Record<string, unknown>;
     return applyResidual(rendered, residual);
   }
 

@@ -65,6 +65,7 @@ const SHARED_R4_PARAMETERS: Record<string, string> = {
   'Procedure.encounter': 'clinical-encounter',
   'Observation.patient': 'clinical-patient', 'Observation.date': 'clinical-date', 'Observation.code': 'clinical-code',
   'Observation.encounter': 'clinical-encounter',
+  'ImagingStudy.patient': 'clinical-patient', 'ImagingStudy.identifier': 'clinical-identifier',
 };
 
 /** The canonical URL of a search parameter: the one R4 defines for it. */
