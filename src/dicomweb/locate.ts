@@ -2,6 +2,7 @@
 // only (an object still being stored is not there yet), in study, series and instance order.
 import type { Transaction } from '../db/index.ts';
 import type { DicomJsonDataSet, Frame, BulkDataLocation } from '../dicom/index.ts';
+import type { PixelDescription } from '../dicom/transcode-codecs.ts';
 import { notFound } from '../http/errors.ts';
 import type { ResourcePath } from './params.ts';
 
@@ -27,9 +28,15 @@ export interface StoredInstance {
 export interface LocateOptions {
   /** Also load each instance's DICOM JSON (with BulkDataURI placeholders). */
   withMetadata?: boolean;
+  /** Also load the Image Pixel Module attributes that decoding and encoding frames need. */
+  withPixelDescription?: boolean;
 }
 
 export type StoredInstanceWithMetadata = StoredInstance & { metadata: DicomJsonDataSet };
+export type StoredInstanceWithPixels = StoredInstance & {
+  /** Undefined when the instance has no Rows, Columns, Bits Allocated or Photometric Interpretation. */
+  pixelDescription: PixelDescription | undefined;
+};
 
 const COLUMNS = {
   objectId: 'o.id', studyId: 'o.study_id', seriesId: 'o.series_id', studyUid: 'st.study_uid', seriesUid: 'se.series_uid',
@@ -38,21 +45,53 @@ const COLUMNS = {
   numberOfFrames: 'o.number_of_frames', frames: 'o.frame_offsets', bulkData: 'o.bulk_data',
 };
 
-/** The instances under `path` (404 when there are none), with their metadata when asked. */
+/** Image Pixel Module attributes, read out of the stored DICOM JSON (first values, as text). */
+const PIXEL_ATTRIBUTES = {
+  samplesPerPixel: '00280002', photometricInterpretation: '00280004', planarConfiguration: '00280006',
+  bitsAllocated: '00280100', bitsStored: '00280101', highBit: '00280102', pixelRepresentation: '00280103',
+};
+type PixelColumns = { [name in keyof typeof PIXEL_ATTRIBUTES]: string | null };
+
+/** The instances under `path` (404 when there are none), with their metadata or pixel description when asked. */
 export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options: { withMetadata: true }): Promise<StoredInstanceWithMetadata[]>;
+export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options: { withPixelDescription: true }): Promise<StoredInstanceWithPixels[]>;
 export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options?: LocateOptions): Promise<StoredInstance[]>;
 export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options: LocateOptions = {}): Promise<StoredInstance[]> {
+  const pixelColumns = options.withPixelDescription
+    ? Object.fromEntries(Object.entries(PIXEL_ATTRIBUTES).map(([name, tag]) => [name, trx.raw(`o.dicom_json #>> '{${tag},Value,0}'`)]))
+    : {};
   const query = trx('imaging_objects as o')
     .join('imaging_series as se', (on) => on.on('se.tenant_id', 'o.tenant_id').andOn('se.id', 'o.series_id'))
     .join('imaging_studies as st', (on) => on.on('st.tenant_id', 'o.tenant_id').andOn('st.id', 'o.study_id'))
     .where({ 'o.tenant_id': tenantId, 'o.status': 'CREATED', 'st.study_uid': path.study })
-    .select({ ...COLUMNS, ...(options.withMetadata ? { metadata: 'o.dicom_json' } : {}) })
+    .select({ ...COLUMNS, ...(options.withMetadata ? { metadata: 'o.dicom_json' } : {}), ...pixelColumns })
     .orderBy([{ column: 'se.series_number', nulls: 'last' }, 'se.series_uid', { column: 'o.instance_number', nulls: 'last' }, 'o.sop_instance_uid']);
   if (path.series) query.where('se.series_uid', path.series);
   if (path.instance) query.where('o.sop_instance_uid', path.instance);
-  const rows = (await query) as StoredInstance[];
+  const rows = (await query) as (StoredInstance & Partial<PixelColumns>)[];
   if (rows.length === 0) throw notFound(`no stored ${describe(path)}`);
-  return rows.map((row) => ({ ...row, byteSize: Number(row.byteSize) }));
+  return rows.map((row) => {
+    const instance = { ...row, byteSize: Number(row.byteSize) };
+    if (!options.withPixelDescription) return instance;
+    const { samplesPerPixel, photometricInterpretation, planarConfiguration, bitsAllocated, bitsStored, highBit, pixelRepresentation, ...rest } = instance;
+    return { ...rest, pixelDescription: pixelDescriptionOf(row as StoredInstance & PixelColumns) };
+  });
+}
+
+function pixelDescriptionOf(row: StoredInstance & PixelColumns): PixelDescription | undefined {
+  const number = (value: string | null) => (value === null || value === '' || Number.isNaN(Number(value)) ? undefined : Number(value));
+  const bitsAllocated = number(row.bitsAllocated);
+  if (!row.rows || !row.columns || !bitsAllocated || !row.photometricInterpretation) return undefined;
+  const bitsStored = number(row.bitsStored) ?? bitsAllocated;
+  return {
+    rows: row.rows, columns: row.columns, bitsAllocated, bitsStored,
+    samplesPerPixel: number(row.samplesPerPixel) ?? 1,
+    highBit: number(row.highBit) ?? bitsStored - 1,
+    pixelRepresentation: number(row.pixelRepresentation) ?? 0,
+    planarConfiguration: number(row.planarConfiguration),
+    photometricInterpretation: row.photometricInterpretation,
+    numberOfFrames: row.numberOfFrames ?? 1,
+  };
 }
 
 function describe(path: ResourcePath): string {

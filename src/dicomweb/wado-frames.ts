@@ -1,0 +1,43 @@
+// WADO-RS Retrieve Frames (PS3.18 10.4.1.1.3): frames of one instance, 1-based, in the order
+// listed, as native little endian pixel data or in a compressed media type with the Transfer
+// Syntax on each part. Each frame is read by its byte ranges in the stored object.
+import type { RequestHandler } from 'express';
+import { badRequest, notAcceptable, notFound } from '../http/errors.ts';
+import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
+import { locateInstances, type StoredInstanceWithPixels } from './locate.ts';
+import { resourcePath } from './params.ts';
+import { acceptedMediaRanges, acceptedPixelMediaTypes } from './wado-accept.ts';
+import { asParts, convertFrames, framesReadable, partContentType, pixelDataOf, readStoredFrames, selectPixelOutput } from './wado-pixels.ts';
+import { sendMultipart, sendSinglePart } from './wado-response.ts';
+
+export function retrieveFrames(services: DicomwebServices): RequestHandler {
+  return async (req, res) => {
+    const path = resourcePath(req);
+    const numbers = frameList(String(req.params.frames));
+    const accepted = acceptedPixelMediaTypes(acceptedMediaRanges(req));
+    const { tenantId } = imagingCaller(req);
+    const [instance] = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withPixelDescription: true })) as [StoredInstanceWithPixels];
+    if (!pixelDataOf(instance)) throw notFound(`instance ${path.instance} has no Pixel Data, so no frames`);
+    const numberOfFrames = instance.numberOfFrames ?? 1;
+    const missing = numbers.filter((number) => number > numberOfFrames);
+    if (missing.length > 0) throw notFound(`instance ${path.instance} has ${numberOfFrames} frame(s); there is no frame ${missing.join(', ')}`);
+    if (!framesReadable(instance)) throw notAcceptable(`the frames of instance ${path.instance} are not stored apart; retrieve the instance or its Pixel Data bulk data`);
+    const usable = numbers.length === 1 ? accepted : accepted.filter((acceptance) => acceptance.multipart);
+    if (usable.length === 0) throw notAcceptable('several frames are served as multipart/related only');
+    const output = selectPixelOutput(instance, usable);
+    await auditImagingRead(services, req, 'DICOM_RETRIEVE', [instance.studyId], { frames: numbers });
+
+    const frames = convertFrames(readStoredFrames(services.blobs, instance, numbers), instance, output);
+    if (!output.multipart) await sendSinglePart(res, partContentType(output), frames);
+    else await sendMultipart(res, output.mediaType, asParts(frames, partContentType(output)));
+  };
+}
+
+/** PS3.18 10.4.1.1.3: the frame list is comma-separated frame numbers, each a positive integer, none twice. */
+function frameList(text: string): number[] {
+  if (!/^\d+(,\d+)*$/.test(text)) throw badRequest(`"${text}" is not a list of frame numbers separated by commas`);
+  const numbers = text.split(',').map(Number);
+  if (numbers.some((number) => number < 1 || !Number.isSafeInteger(number))) throw badRequest('frame numbers start at 1');
+  if (new Set(numbers).size !== numbers.length) throw badRequest('a frame number is listed more than once');
+  return numbers;
+}

@@ -1,0 +1,126 @@
+// WADO-URI (PS3.18 9): GET /wado?requestType=WADO&studyUID=&seriesUID=&objectUID=, for legacy
+// viewers. image/jpeg (the default) and image/png are rendered like the rendered resources;
+// application/dicom is the stored file, byte for byte.
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { Region, RenderedMediaType } from '../dicom/render.ts';
+import { badRequest, notAcceptable } from '../http/errors.ts';
+import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
+import { DICOM_MEDIA_TYPE } from './multipart.ts';
+import { locateInstances } from './locate.ts';
+import { isUid, type ResourcePath } from './params.ts';
+import { chooseMediaType } from './rendered-accept.ts';
+import { frameCountOf, frameNumbersOf } from './rendered-frames.ts';
+import { renderStoredFrame, requireRenderable, type RenderingRequest } from './rendered-instance.ts';
+import { checkAnnotation, checkedWindow, decimal, integer, qualityOf, single } from './rendered-params.ts';
+
+const CONTENT_TYPES = ['image/jpeg', 'image/png', DICOM_MEDIA_TYPE] as const;
+/** Parameters that ask for a rendering, which PS3.18 9 does not allow with application/dicom. */
+const RENDERING_PARAMETERS = ['annotation', 'rows', 'columns', 'region', 'windowCenter', 'windowWidth', 'frameNumber', 'imageQuality', 'presentationUID', 'presentationSeriesUID'];
+/** The stored file whatever its Transfer Syntax. */
+const ANY_TRANSFER_SYNTAX = '*';
+
+export function wadoUriRoutes(services: DicomwebServices): Router {
+  const router = Router();
+  router.get('/wado', wadoUri(services));
+  return router;
+}
+
+function wadoUri(services: DicomwebServices): RequestHandler {
+  return async (req, res) => {
+    const requestType = single(req, 'requestType');
+    if (requestType !== 'WADO') throw badRequest(`requestType must be WADO${requestType === undefined ? '' : `, not "${requestType}"`}`, 'requestType');
+    const path = { study: uidOf(req, 'studyUID'), series: uidOf(req, 'seriesUID'), instance: uidOf(req, 'objectUID') };
+    const contentType = chooseMediaType(single(req, 'contentType'), CONTENT_TYPES);
+    if (single(req, 'anonymize') !== undefined) throw badRequest('anonymize is not supported', 'anonymize');
+    if (contentType === DICOM_MEDIA_TYPE) await sendStoredFile(services, req, res, path);
+    else await sendRendered(services, req, res, path, contentType);
+  };
+}
+
+/** application/dicom: the instance as received, streamed; a transferSyntax other than the stored one is 406. */
+async function sendStoredFile(services: DicomwebServices, req: Request, res: Response, path: ResourcePath): Promise<void> {
+  const rendering = RENDERING_PARAMETERS.find((name) => req.query[name] !== undefined);
+  if (rendering) throw badRequest(`${rendering} is not allowed with contentType application/dicom`, rendering);
+  const transferSyntax = single(req, 'transferSyntax');
+  const { tenantId } = imagingCaller(req);
+  const [instance] = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path));
+  if (transferSyntax !== undefined && transferSyntax !== ANY_TRANSFER_SYNTAX && transferSyntax !== instance!.transferSyntaxUid) {
+    throw notAcceptable(`the instance is stored in Transfer Syntax ${instance!.transferSyntaxUid}; WADO-URI serves it as stored (WADO-RS transcodes)`);
+  }
+  await auditImagingRead(services, req, 'DICOM_RETRIEVE', [instance!.studyId]);
+  const stored = await services.blobs.get(instance!.storageKey);
+  res.status(200).set({ 'Content-Type': DICOM_MEDIA_TYPE, 'Content-Length': String(instance!.byteSize) });
+  await pipeline(stored, res).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error; // else the client went away
+  });
+}
+
+/** image/jpeg, image/png: one frame (frameNumber, else the first) rendered as the rendered resources are. */
+async function sendRendered(services: DicomwebServices, req: Request, res: Response, path: ResourcePath, mediaType: RenderedMediaType): Promise<void> {
+  if (req.query.transferSyntax !== undefined) throw badRequest('transferSyntax is allowed with contentType application/dicom only', 'transferSyntax');
+  for (const name of ['presentationUID', 'presentationSeriesUID']) {
+    if (req.query[name] !== undefined) throw badRequest(`${name}: presentation states are not applied`, name);
+  }
+  const request = renderingRequestOf(req, mediaType);
+  const region = regionOf(req);
+  const frameNumber = single(req, 'frameNumber') ?? '1';
+  const frame = integer(frameNumber);
+  if (frame === undefined || frame < 1) throw badRequest(`frameNumber "${frameNumber}" is not a frame number from 1`, 'frameNumber');
+  const { tenantId } = imagingCaller(req);
+  const [instance] = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withMetadata: true }));
+  const image = requireRenderable(instance!);
+  frameNumbersOf(String(frame), frameCountOf(instance!, image)); // 404 for a frame the instance does not have
+  const viewport = region ? { ...request.viewport, region: region(image.columns, image.rows) } : request.viewport;
+  const body = await renderStoredFrame(services, instance!, image, frame - 1, { ...request, viewport });
+  await auditImagingRead(services, req, 'DICOM_RETRIEVE', [instance!.studyId]);
+  res.status(200).type(mediaType).send(body);
+}
+
+function uidOf(req: Request, name: string): string {
+  const value = single(req, name);
+  if (value === undefined) throw badRequest(`${name} is required`, name);
+  if (!isUid(value)) throw badRequest(`${name} "${value}" is not a valid UID`, name);
+  return value;
+}
+
+/** rows, columns (the image is scaled to fit them, keeping its aspect ratio), windowCenter with windowWidth, imageQuality. */
+function renderingRequestOf(req: Request, mediaType: RenderedMediaType): RenderingRequest {
+  const annotation = single(req, 'annotation');
+  if (annotation !== undefined) checkAnnotation(annotation);
+  const [rows, columns] = (['rows', 'columns'] as const).map((name) => {
+    const text = single(req, name);
+    if (text === undefined) return undefined;
+    const value = integer(text);
+    if (value === undefined || value < 1) throw badRequest(`${name} "${text}" is not a positive integer`, name);
+    return value;
+  });
+  const center = single(req, 'windowCenter');
+  const width = single(req, 'windowWidth');
+  if ((center === undefined) !== (width === undefined)) throw badRequest('windowCenter and windowWidth go together', center === undefined ? 'windowCenter' : 'windowWidth');
+  const window = center === undefined ? undefined : { center: decimal(center), width: decimal(width) };
+  if (window && (window.center === undefined || window.width === undefined)) throw badRequest(`window center "${center}" and width "${width}" are not decimal numbers`, 'windowCenter');
+  const quality = single(req, 'imageQuality');
+  return {
+    mediaType,
+    ...(rows !== undefined || columns !== undefined ? { viewport: { width: columns, height: rows } } : {}),
+    ...(window ? { window: checkedWindow({ center: window.center!, width: window.width!, function: 'LINEAR' }, 'windowWidth') } : {}),
+    ...(quality !== undefined ? { quality: qualityOf(quality, 'imageQuality') } : {}),
+  };
+}
+
+/** PS3.18 9: region=xmin,ymin,xmax,ymax as fractions (0.0 to 1.0) of the image's width and height. */
+function regionOf(req: Request): ((columns: number, rows: number) => Region) | undefined {
+  const text = single(req, 'region');
+  if (text === undefined) return undefined;
+  const values = text.split(',').map(decimal);
+  const [xMin, yMin, xMax, yMax] = values as number[];
+  if (values.length !== 4 || values.some((value) => value === undefined || value < 0 || value > 1) || xMin! >= xMax! || yMin! >= yMax!) {
+    throw badRequest(`region "${text}" is not xmin,ymin,xmax,ymax with 0 <= min < max <= 1`, 'region');
+  }
+  return (columns, rows) => {
+    const x = Math.min(Math.floor(xMin! * columns), columns - 1);
+    const y = Math.min(Math.floor(yMin! * rows), rows - 1);
+    return { x, y, width: Math.max(1, Math.round(xMax! * columns) - x), height: Math.max(1, Math.round(yMax! * rows) - y) };
+  };
+}
