@@ -1,5 +1,6 @@
 // `npm run bench`: throughput of the foundation's hot paths on this machine.
 // Uses BENCH_DATABASE_URL (default: the local PostgreSQL `test` database, reset first).
+// DICOMweb: see bench/dicomweb.ts; BENCH_ORTHANC=1 measures Orthanc side by side.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
@@ -13,6 +14,8 @@ import { runMigrations } from '../src/db/index.ts';
 import { closeServices, createServices } from '../src/services.ts';
 import { MAPPINGS } from '../src/fhir/mappings/index.ts';
 import { warmValidators } from '../src/fhir/validation.ts';
+import { dicomwebBenchOptions, runDicomwebBench } from './dicomweb.ts';
+import { measure as measureLoops } from './measure.ts';
 
 const url = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const DURATION_MS = Number(process.env.BENCH_SECONDS || 5) * 1000;
@@ -26,27 +29,11 @@ async function resetDatabase(): Promise<void> {
   await runMigrations(url);
 }
 
-/** Runs `operation` from CONCURRENCY loops for DURATION_MS; returns operations per second and p99 ms. */
-async function measure(name: string, operation: () => Promise<void>) {
-  const latencies: number[] = [];
-  const deadline = Date.now() + DURATION_MS;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (Date.now() < deadline) {
-      const started = process.hrtime.bigint();
-      await operation();
-      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-    }
-  }));
-  latencies.sort((x, y) => x - y);
-  const result = {
-    name,
-    perSecond: Math.round(latencies.length / (DURATION_MS / 1000)),
-    p50ms: Number(latencies[Math.floor(latencies.length * 0.5)]?.toFixed(2)),
-    p99ms: Number(latencies[Math.floor(latencies.length * 0.99)]?.toFixed(2)),
-  };
-  console.log(JSON.stringify(result));
-  return result;
-}
+/** Runs `operation` from CONCURRENCY loops for DURATION_MS; prints operations per second, p50 and p99 ms. */
+const measure = (name: string, operation: () => Promise<unknown>) =>
+  measureLoops(name, async () => {
+    await operation();
+  }, { concurrency: CONCURRENCY, durationMs: DURATION_MS });
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
@@ -130,3 +117,6 @@ await measure('audit event (group commit)', () => services.audit.record({
 server.close();
 agent.destroy();
 await closeServices(services);
+
+// DICOMweb, on a server process of its own (and Orthanc's, when asked) over the same database.
+await runDicomwebBench(dicomwebBenchOptions(url));
