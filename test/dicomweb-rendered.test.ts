@@ -167,6 +167,8 @@ describe('DICOMweb rendered resources, thumbnails and WADO-URI', function () {
         ['image/*', 'image/jpeg'],
         ['*/*', 'image/jpeg'],
         ['image/jpeg;q=0, */*;q=0.1', 'image/png'],
+        ['image/jpeg;q=0, */*', 'image/png'],
+        ['multipart/related; type="image/jpeg"; q=0, */*', 'image/png'],
         ['multipart/related; type="image/png"', 'image/png'],
         ['image/gif, image/png;q=0.2', 'image/png'],
       ];

@@ -492,6 +492,24 @@ describe('WADO-RS', function () {
       }
     });
 
+    it('never serves what a media range refuses with q=0 (RFC 9110 12.5.1), falling back to what else is accepted', async () => {
+      const jpeg = sample('SC_rgb_jpeg_dcmtk.dcm');
+      const asStored = await get(`${jpeg.url}/frames/1`, jpeg.token, '*/*; transfer-syntax=*');
+      assert.equal(multipartParts(asStored)[0]!.headers['content-type'], `image/jpeg; transfer-syntax=${JPEG_BASELINE}`, 'without the refusal: as stored');
+      for (const accept of ['image/jpeg;q=0, */*; transfer-syntax=*', 'multipart/related; type="image/jpeg"; q=0, multipart/related; type=application/octet-stream; transfer-syntax=*']) {
+        const refused = await get(`${jpeg.url}/frames/1`, jpeg.token, accept);
+        assert.equal(refused.status, 200, accept);
+        assert.equal(multipartParts(refused)[0]!.headers['content-type'], `application/octet-stream; transfer-syntax=${EXPLICIT_LE}`, accept);
+      }
+      assert.equal((await get(`${jpeg.url}/frames/1`, jpeg.token, 'multipart/related; type="image/jpeg"; q=0')).status, 406);
+
+      const instance = await get(jpeg.url, jpeg.token, `${dicomAccept(JPEG_BASELINE)}; q=0, ${dicomAccept('*')}`);
+      assert.equal(instance.status, 200);
+      assert.equal(transferSyntaxOf(multipartParts(instance)[0]!.headers['content-type']), EXPLICIT_LE, 'the stored JPEG is refused: the default instead');
+      assert.equal((await get(jpeg.url, jpeg.token, `${dicomAccept()}; q=0, */*`)).status, 406, 'application/dicom refused');
+      assert.equal((await get(`${jpeg.url}/metadata`, jpeg.token, 'application/dicom+json; q=0, */*')).status, 406, 'metadata refused');
+    });
+
     it('encodes native frames into the compressed media type asked for, losslessly', async () => {
       const mr = sample('MR_small.dcm');
       const reference = await nativePixels(mr.file);

@@ -12,18 +12,11 @@ export interface VoiWindow {
   function: VoiFunction;
 }
 
-export interface RenderableImage {
-  rows: number;
-  columns: number;
-  samplesPerPixel: number;
-  bitsAllocated: number;
-  bitsStored: number;
-  highBit: number;
+export interface RenderableImage extends Omit<PixelDescription, 'pixelRepresentation' | 'planarConfiguration'> {
+  /** Pixel Representation 1: two's complement samples. */
   signed: boolean;
-  photometricInterpretation: string;
   /** 0: samples of a pixel are adjacent (R1 G1 B1 R2...); 1: one plane per sample (R1 R2... G1 G2...). */
   planarConfiguration: 0 | 1;
-  numberOfFrames: number;
   rescale: { slope: number; intercept: number };
   /** The first Window Center / Width pair of the instance, with its VOI LUT Function. */
   storedWindow?: VoiWindow;

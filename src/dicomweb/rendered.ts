@@ -2,16 +2,16 @@
 // An instance or one frame is answered as one image; a study, a series or several frames as
 // multipart/related, one rendered image per part (the first frame of each instance of a study or series).
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { NotRenderableError, type RenderableImage } from '../dicom/render.ts';
+import { NotRenderableError, RENDERED_MEDIA_TYPES, type RenderableImage } from '../dicom/render.ts';
 import { notAcceptable } from '../http/errors.ts';
 import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithMetadata } from './locate.ts';
 import { resourcePath, type ResourcePath } from './params.ts';
-import { negotiateRenderedMediaType } from './rendered-accept.ts';
 import { frameCountOf, frameNumbersOf } from './rendered-frames.ts';
 import { renderabilityOf, renderStoredFrame, requireRenderable, type RenderingRequest } from './rendered-instance.ts';
-import { sendMultipartRelated, type RenderedPart } from './rendered-multipart.ts';
 import { renderingParameters } from './rendered-params.ts';
+import { acceptedMediaRanges, chooseMediaType } from './wado-accept.ts';
+import { sendMultipart, type ResponsePart } from './wado-response.ts';
 import { wadoUriRoutes } from './wado-uri.ts';
 
 /** A thumbnail fits in this square unless a viewport is asked; smaller images are not enlarged. */
@@ -40,7 +40,7 @@ interface Located {
 /** The checks every rendered resource makes, in order: path (400), query (400), Accept (406), the instances (404). */
 async function locate(services: DicomwebServices, req: Request): Promise<Located> {
   const path = resourcePath(req);
-  const request = { ...renderingParameters(req), mediaType: negotiateRenderedMediaType(req) };
+  const request = { ...renderingParameters(req), mediaType: chooseMediaType(acceptedMediaRanges(req), RENDERED_MEDIA_TYPES) };
   const { tenantId } = imagingCaller(req);
   const instances = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withMetadata: true }));
   return { path, request, instances };
@@ -108,6 +108,9 @@ function representative(instances: StoredInstanceWithMetadata[], path: ResourceP
   return { ...chosen, frameIndex: middle(frameCountOf(chosen.instance, chosen.image)) };
 }
 
+/** One rendered image of a multipart answer (all parts share the rendered media type). */
+type RenderedPart = Omit<ResponsePart, 'contentType'>;
+
 const middle = (count: number) => Math.floor((count - 1) / 2);
 
 /**
@@ -119,9 +122,10 @@ async function sendParts(
 ): Promise<void> {
   const first = await renders[0]!();
   await auditImagingRead(services, req, 'DICOM_RETRIEVE', studyIds, { parts: renders.length });
-  await sendMultipartRelated(res, request.mediaType, (async function* () {
-    yield first;
-    for (const render of renders.slice(1)) yield await render();
+  const { mediaType } = request;
+  await sendMultipart(res, mediaType, (async function* () {
+    yield { contentType: mediaType, ...first };
+    for (const render of renders.slice(1)) yield { contentType: mediaType, ...(await render()) };
   })());
 }
 

@@ -1,29 +1,53 @@
-// Content negotiation of WADO-RS (PS3.18 8.7.5 Acceptable Media Types, 8.7.8 Selected Media
-// Type and Transfer Syntax): the media ranges of the `accept` query parameter (8.3.3.1) and of
-// the Accept header, best quality first, and what each means for instances, frames and bulk data.
+// Content negotiation of WADO-RS, rendered resources included (PS3.18 8.7.5 Acceptable Media
+// Types, 8.7.8 Selected Media Type and Transfer Syntax): the media ranges of the `accept` query
+// parameter (8.3.3.1) or else of the Accept header, their qualities (RFC 9110 12.5.1), and what
+// each means for instances, frames, bulk data, metadata and rendered images.
 import type { Request } from 'express';
-import { notAcceptable } from '../http/errors.ts';
+import { badRequest, notAcceptable } from '../http/errors.ts';
 import { canonicalMediaType } from '../dicom/transcode-syntaxes.ts';
 import { parseMediaType } from './multipart-headers.ts';
 
 export interface MediaRange {
-  /** Lower-case type/subtype, e.g. "multipart/related" or "*\/*". */
-  type: string;
-  /** Lower-case names, values as sent (quotes removed). */
+  /** Lower-case type/subtype of the parts asked for: a multipart/related range stands for its `type` parameter; "*\/*" for anything. */
+  partType: string;
+  /** Whether the range asks for a multipart payload (multipart/related, multipart/*, or *\/*). */
+  multipart: boolean;
+  /** Lower-case names, values as sent (quotes removed); `q` and a multipart range's `type` are left out. */
   parameters: Record<string, string>;
+  /** 0 to 1; 0 refuses what the range matches. */
   q: number;
 }
 
-/** The media ranges a request accepts, best first (equal qualities keep their order); none when it states none. */
+const ANY = '*/*';
+const MULTIPART = new Set(['multipart/related', 'multipart/*']);
+
+/** The media ranges a request states, best first (equal qualities keep their order), refusals (q=0) included; none when it states none. */
 export function acceptedMediaRanges(req: Request): MediaRange[] {
-  const query = typeof req.query.accept === 'string' ? req.query.accept : '';
-  const fields = [query, req.get('accept') ?? ''].flatMap(splitOutsideQuotes).filter((field) => field.trim() !== '');
-  const ranges = fields.map((field) => {
-    const { type, parameters } = parseMediaType(field);
-    const q = parameters.q === undefined ? 1 : Number(parameters.q);
-    return { type, parameters, q: Number.isFinite(q) ? q : 1 };
+  return parseAccept(acceptOf(req) ?? '');
+}
+
+/** PS3.18 8.3.3.1: the accept query parameter, when present, replaces the Accept header. */
+function acceptOf(req: Request): string | undefined {
+  const parameter = req.query.accept;
+  if (parameter === undefined) return req.get('accept');
+  if (Array.isArray(parameter)) return parameter.map(String).join(',');
+  if (typeof parameter !== 'string') throw badRequest('the accept query parameter must be media types', 'accept');
+  return parameter;
+}
+
+/** The media ranges of an Accept value, best first. A q that is not a number counts as 1. */
+export function parseAccept(value: string): MediaRange[] {
+  const ranges = splitOutsideQuotes(value).flatMap((field): MediaRange[] => {
+    const { type, parameters: { q: quality, ...parameters } } = parseMediaType(field);
+    if (!type.includes('/')) return [];
+    const q = quality === undefined || !Number.isFinite(Number(quality)) ? 1 : Math.min(Math.max(Number(quality), 0), 1);
+    if (MULTIPART.has(type)) {
+      const { type: partType, ...rest } = parameters;
+      return [{ partType: (partType ?? ANY).toLowerCase(), multipart: true, parameters: rest, q }];
+    }
+    return [{ partType: type, multipart: type === ANY, parameters, q }];
   });
-  return ranges.filter((range) => range.q > 0).sort((a, b) => b.q - a.q);
+  return ranges.sort((a, b) => b.q - a.q);
 }
 
 /** A field value split at the commas that separate its elements (a comma inside quotes is text). */
@@ -39,21 +63,55 @@ function splitOutsideQuotes(value: string): string[] {
     }
   }
   parts.push(value.slice(start));
-  return parts;
+  return parts.filter((part) => part.trim() !== '');
 }
 
-const MULTIPART = new Set(['multipart/related', 'multipart/*']);
-const ANY = '*/*';
-
-/** The media type of the parts a range asks for, and whether it asks for a multipart payload. */
-function partsOf(range: MediaRange): { partType: string; multipart: boolean } {
-  if (MULTIPART.has(range.type)) return { partType: (range.parameters.type ?? ANY).toLowerCase(), multipart: true };
-  if (range.type === ANY) return { partType: ANY, multipart: true };
-  return { partType: range.type, multipart: false };
+/**
+ * RFC 9110 12.5.1: the quality of `mediaType` (with `parameters`, e.g. its transfer-syntax) is that
+ * of the most specific range that matches it: a type beats a subtype wildcard, which beats "*\/*",
+ * and a matching parameter ("*" matches any value) adds to that. 1 when no range is stated, 0 when none matches.
+ */
+export function qualityOf(mediaType: string, ranges: MediaRange[], parameters: Record<string, string> = {}): number {
+  return ranges.length === 0 ? 1 : mostSpecificMatch(mediaType, ranges, parameters)?.q ?? 0;
 }
+
+/** Whether a range refuses `mediaType` outright: the most specific one that matches it has q=0. */
+export const refuses = (ranges: MediaRange[], mediaType: string, parameters: Record<string, string> = {}) =>
+  mostSpecificMatch(mediaType, ranges, parameters)?.q === 0;
+
+function mostSpecificMatch(mediaType: string, ranges: MediaRange[], parameters: Record<string, string>): MediaRange | undefined {
+  const [type, subtype] = mediaType.toLowerCase().split('/');
+  let best: { range: MediaRange; specificity: number } | undefined;
+  for (const range of ranges) {
+    const [rangeType, rangeSubtype] = range.partType.split('/');
+    if ((rangeType !== '*' && rangeType !== type) || (rangeSubtype !== '*' && rangeSubtype !== subtype)) continue;
+    const named = Object.entries(range.parameters).filter(([name]) => parameters[name] !== undefined);
+    if (named.some(([name, value]) => value !== '*' && value !== parameters[name])) continue;
+    const specificity = 10 * ((rangeType === '*' ? 0 : 1) + (rangeSubtype === '*' ? 0 : 1)) + named.filter(([, value]) => value !== '*').length;
+    if (!best || specificity > best.specificity || (specificity === best.specificity && range.q > best.range.q)) best = { range, specificity };
+  }
+  return best?.range;
+}
+
+/** The candidate (in order of preference) that `ranges` rate highest; the first when none are stated; else 406. */
+export function chooseMediaType<T extends string>(ranges: MediaRange[], candidates: readonly T[]): T {
+  let best: { mediaType: T; q: number } | undefined;
+  for (const mediaType of candidates) {
+    const q = qualityOf(mediaType, ranges);
+    if (q > 0 && (!best || q > best.q)) best = { mediaType, q };
+  }
+  if (!best) throw notAcceptable(`none of the media types asked is served here; those served are ${candidates.join(', ')}`);
+  return best.mediaType;
+}
+
+/** The ranges that accept something (q > 0), best first. */
+const accepting = (ranges: MediaRange[]) => ranges.filter((range) => range.q > 0);
 
 /** A Transfer Syntax UID, "*" for any, or undefined for the media type's default. */
 export type AcceptedSyntax = string | undefined;
+
+/** The syntaxes to try for an accepted one, in order: "*" (any) is the stored one, else the media type's default when the stored one is refused. */
+export const orDefault = (transferSyntax: AcceptedSyntax): AcceptedSyntax[] => (transferSyntax === '*' ? ['*', undefined] : [transferSyntax]);
 
 export interface InstanceAcceptance {
   transferSyntax: AcceptedSyntax;
@@ -66,11 +124,10 @@ export interface InstanceAcceptance {
  */
 export function acceptedInstanceSyntaxes(ranges: MediaRange[]): InstanceAcceptance[] {
   if (ranges.length === 0) return [{ transferSyntax: undefined, multipart: true }];
-  const accepted = ranges.flatMap((range) => {
-    const { partType, multipart } = partsOf(range);
+  const accepted = accepting(ranges).flatMap(({ partType, multipart, parameters }) => {
     if (!['application/dicom', 'application/*', ANY].includes(partType)) return [];
     if (!multipart && partType !== 'application/dicom') return [];
-    return [{ transferSyntax: range.parameters['transfer-syntax'], multipart }];
+    return [{ transferSyntax: parameters['transfer-syntax'], multipart }];
   });
   if (accepted.length === 0) throw notAcceptable('DICOM instances are served as multipart/related; type="application/dicom" (or application/dicom for one instance)');
   return accepted;
@@ -91,9 +148,8 @@ export interface PixelAcceptance {
 /** PS3.18 Table 8.7.3-4 and 8.7.3-5: frames and pixel data bulk data, native or compressed. */
 export function acceptedPixelMediaTypes(ranges: MediaRange[]): PixelAcceptance[] {
   if (ranges.length === 0) return [{ mediaType: ANY, name: 'application/octet-stream', transferSyntax: undefined, multipart: true }];
-  const accepted = ranges.flatMap((range) => {
-    const { partType, multipart } = partsOf(range);
-    const transferSyntax = range.parameters['transfer-syntax'];
+  const accepted = accepting(ranges).flatMap(({ partType, multipart, parameters }) => {
+    const transferSyntax = parameters['transfer-syntax'];
     if (partType === ANY) return [{ mediaType: ANY, name: 'application/octet-stream', transferSyntax, multipart }];
     if (partType === 'application/octet-stream' || partType === 'application/*') {
       return [{ mediaType: 'application/octet-stream', name: 'application/octet-stream', transferSyntax, multipart }];
@@ -112,17 +168,20 @@ export function acceptedPixelMediaTypes(ranges: MediaRange[]): PixelAcceptance[]
 /** PS3.18 Table 8.7.3-4: bulk data other than pixel data is application/octet-stream, multipart or single part. */
 export function acceptedBulkDataPayload(ranges: MediaRange[]): { multipart: boolean } {
   if (ranges.length === 0) return { multipart: true };
-  for (const range of ranges) {
-    const { partType, multipart } = partsOf(range);
-    if ([ANY, 'application/octet-stream', 'application/*'].includes(partType)) return { multipart };
+  if (!refuses(ranges, 'application/octet-stream')) {
+    for (const { partType, multipart } of accepting(ranges)) {
+      if ([ANY, 'application/octet-stream', 'application/*'].includes(partType)) return { multipart };
+    }
   }
   throw notAcceptable('bulk data is served as multipart/related; type="application/octet-stream" or application/octet-stream');
 }
 
-/** PS3.18 Table 8.7.3-3: metadata is served as application/dicom+json (the XML form is not offered). */
+/** PS3.18 Table 8.7.3-3: metadata is served as application/dicom+json, single part (the XML form is not offered). */
 export function expectDicomJsonAccepted(ranges: MediaRange[]): void {
-  const json = new Set(['application/dicom+json', 'application/json', 'application/*', ANY]);
-  if (ranges.length > 0 && !ranges.some((range) => json.has(range.type))) {
+  if (ranges.length === 0) return;
+  const singlePart = ranges.filter((range) => !range.multipart || range.partType === ANY);
+  const accepted = ['application/dicom+json', 'application/json'].some((type) => qualityOf(type, singlePart) > 0);
+  if (singlePart.length === 0 || !accepted || refuses(singlePart, 'application/dicom+json')) {
     throw notAcceptable('metadata is served as application/dicom+json');
   }
 }

@@ -12,9 +12,10 @@ import { badRequest, notAcceptable, notFound } from '../http/errors.ts';
 import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithPixels } from './locate.ts';
 import { resourcePath } from './params.ts';
-import { acceptedBulkDataPayload, acceptedMediaRanges, acceptedPixelMediaTypes } from './wado-accept.ts';
+import { acceptedBulkDataPayload, acceptedMediaRanges } from './wado-accept.ts';
+import { pixelOutputOf } from './wado-frames.ts';
 import {
-  PIXEL_DATA_REFERENCE, asParts, convertFrames, framesReadable, partContentType, readStoredFrames, readStoredRanges, selectPixelOutput,
+  PIXEL_DATA_REFERENCE, asParts, convertFrames, framesReadable, partContentType, readStoredFrames, readStoredRanges,
 } from './wado-pixels.ts';
 import { sendMultipart, sendSinglePart } from './wado-response.ts';
 
@@ -36,8 +37,7 @@ export function retrieveBulkData(services: DicomwebServices): RequestHandler {
     if (reference === PIXEL_DATA_REFERENCE && location.encapsulated) {
       if (!framesReadable(instance)) throw notAcceptable(`the frames of instance ${path.instance} are not stored apart; retrieve the instance`);
       const numbers = Array.from({ length: instance.numberOfFrames ?? 1 }, (_, index) => index + 1);
-      const accepted = acceptedPixelMediaTypes(ranges).filter((acceptance) => acceptance.multipart || numbers.length === 1);
-      const output = selectPixelOutput(instance, accepted);
+      const output = pixelOutputOf(instance, ranges, numbers.length);
       await auditImagingRead(services, req, 'DICOM_RETRIEVE', [instance.studyId], { bulkData: reference });
       const frames = convertFrames(readStoredFrames(services.blobs, instance, numbers), instance, output);
       if (!output.multipart) await sendSinglePart(res, partContentType(output), frames);

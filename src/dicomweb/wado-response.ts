@@ -1,5 +1,6 @@
-// WADO-RS payloads (PS3.18 8.6.1.2 and 8.7.1; RFC 2387 multipart/related, RFC 2046 5.1.1
-// delimiters), streamed with backpressure. Nothing is sent before the first bytes of the first
+// WADO-RS payloads, rendered ones included (PS3.18 8.6.1.2 and 8.7.1; RFC 2387 multipart/related,
+// RFC 2046 5.1.1 delimiters), streamed with backpressure; a client that goes away stops the parts
+// not yet produced. Nothing is sent before the first bytes of the first
 // part exist, so a failure there (an unknown blob, a frame that cannot be decoded) is still
 // answered with an error status; a failure later can only cut the response short.
 import { randomUUID } from 'node:crypto';
@@ -13,6 +14,8 @@ export interface ResponsePart {
   /** The part's Content-Type, parameters included. */
   contentType: string;
   body: Body;
+  /** The resource the part holds (Content-Location), where a part needs naming. */
+  location?: string;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -30,7 +33,8 @@ export async function sendSinglePart(res: Response, contentType: string, body: B
 
 async function* multipartBody(boundary: string, parts: Iterable<ResponsePart> | AsyncIterable<ResponsePart>): AsyncGenerator<Buffer> {
   for await (const part of parts) {
-    const head = Buffer.from(`--${boundary}\r\nContent-Type: ${part.contentType}\r\n\r\n`, 'latin1');
+    const location = part.location === undefined ? '' : `Content-Location: ${part.location}\r\n`;
+    const head = Buffer.from(`--${boundary}\r\nContent-Type: ${part.contentType}\r\n${location}\r\n`, 'latin1');
     // The part's header goes out with its first bytes: they exist before anything is sent.
     const body = chunksOf(part.body)[Symbol.asyncIterator]();
     const first = await body.next();

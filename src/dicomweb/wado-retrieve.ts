@@ -9,7 +9,7 @@ import { notAcceptable } from '../http/errors.ts';
 import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithPixels } from './locate.ts';
 import { resourcePath } from './params.ts';
-import { acceptedInstanceSyntaxes, acceptedMediaRanges, type InstanceAcceptance } from './wado-accept.ts';
+import { acceptedInstanceSyntaxes, acceptedMediaRanges, orDefault, refuses, type AcceptedSyntax, type InstanceAcceptance, type MediaRange } from './wado-accept.ts';
 import { BlobSource } from './wado-blob-source.ts';
 import { pixelDataOf } from './wado-pixels.ts';
 import { sendMultipart, sendSinglePart, type ResponsePart } from './wado-response.ts';
@@ -25,13 +25,14 @@ interface Selection {
 export function retrieveInstances(services: DicomwebServices): RequestHandler {
   return async (req, res) => {
     const path = resourcePath(req);
-    const accepted = acceptedInstanceSyntaxes(acceptedMediaRanges(req));
+    const ranges = acceptedMediaRanges(req);
+    const accepted = acceptedInstanceSyntaxes(ranges);
     const { tenantId } = imagingCaller(req);
     const instances = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withPixelDescription: true }));
     // A single-part payload holds one instance only.
     const usable = instances.length === 1 ? accepted : accepted.filter((acceptance) => acceptance.multipart);
     if (usable.length === 0) throw notAcceptable(`${instances.length} instances are served as multipart/related only`);
-    const selections = instances.map((instance) => selectTransferSyntax(instance, usable));
+    const selections = instances.map((instance) => selectTransferSyntax(instance, usable, ranges));
     await auditImagingRead(services, req, 'DICOM_RETRIEVE', [...new Set(instances.map((instance) => instance.studyId))]);
 
     const parts = instances.map((instance, index): ResponsePart => {
@@ -48,17 +49,28 @@ export function retrieveInstances(services: DicomwebServices): RequestHandler {
  * default is Explicit VR Little Endian, except where the instance cannot be decompressed (PS3.18
  * 8.7.3: e.g. pixel data only held lossy or in a form no codec here reads): then as stored.
  */
-function selectTransferSyntax(instance: StoredInstanceWithPixels, accepted: InstanceAcceptance[]): Selection {
+function selectTransferSyntax(instance: StoredInstanceWithPixels, accepted: InstanceAcceptance[], ranges: MediaRange[]): Selection {
   const stored = instance.transferSyntaxUid;
   const subject = transcodeSubject(instance);
+  const refused = (transferSyntax: string) => refuses(ranges, DICOM, { 'transfer-syntax': transferSyntax });
   for (const { transferSyntax, multipart } of accepted) {
-    const target = transferSyntax ?? EXPLICIT_VR_LITTLE_ENDIAN;
-    if (transferSyntax === '*' || target === stored) return { transferSyntax: stored, transcode: false, multipart };
-    if (cannotTranscode(subject, target) === undefined) return { transferSyntax: target, transcode: true, multipart };
-    if (transferSyntax === undefined) return { transferSyntax: stored, transcode: false, multipart };
+    for (const asked of orDefault(transferSyntax)) {
+      const served = servedSyntax(subject, asked);
+      if (served && !refused(served.transferSyntax)) return { ...served, multipart };
+    }
   }
-  const reasons = [...new Set(accepted.map(({ transferSyntax }) => cannotTranscode(subject, transferSyntax ?? EXPLICIT_VR_LITTLE_ENDIAN)))];
-  throw notAcceptable(`instance ${instance.sopInstanceUid} (stored in Transfer Syntax ${stored}) cannot be served as asked: ${reasons.join('; ')}`);
+  const reasons = new Set(accepted.map(({ transferSyntax }) => cannotTranscode(subject, transferSyntax ?? EXPLICIT_VR_LITTLE_ENDIAN) ?? 'refused with q=0'));
+  throw notAcceptable(`instance ${instance.sopInstanceUid} (stored in Transfer Syntax ${stored}) cannot be served as asked: ${[...reasons].join('; ')}`);
+}
+
+/** The Transfer Syntax an acceptance gives the instance (`asked` undefined: the default), and whether that takes transcoding. */
+function servedSyntax(subject: TranscodeSubject, asked: AcceptedSyntax): Omit<Selection, 'multipart'> | undefined {
+  const stored = subject.transferSyntaxUID;
+  const target = asked ?? EXPLICIT_VR_LITTLE_ENDIAN;
+  if (asked === '*' || target === stored) return { transferSyntax: stored, transcode: false };
+  if (cannotTranscode(subject, target) === undefined) return { transferSyntax: target, transcode: true };
+  if (asked === undefined) return { transferSyntax: stored, transcode: false };
+  return undefined;
 }
 
 function transcodeSubject(instance: StoredInstanceWithPixels): TranscodeSubject {

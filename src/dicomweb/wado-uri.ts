@@ -9,10 +9,10 @@ import { auditImagingRead, imagingCaller, type DicomwebServices } from './contex
 import { DICOM_MEDIA_TYPE } from './multipart.ts';
 import { locateInstances } from './locate.ts';
 import { isUid, type ResourcePath } from './params.ts';
-import { chooseMediaType } from './rendered-accept.ts';
 import { frameCountOf, frameNumbersOf } from './rendered-frames.ts';
 import { renderStoredFrame, requireRenderable, type RenderingRequest } from './rendered-instance.ts';
 import { checkAnnotation, checkedWindow, decimal, integer, qualityOf, single } from './rendered-params.ts';
+import { chooseMediaType, parseAccept } from './wado-accept.ts';
 
 const CONTENT_TYPES = ['image/jpeg', 'image/png', DICOM_MEDIA_TYPE] as const;
 /** Parameters that ask for a rendering, which PS3.18 9 does not allow with application/dicom. */
@@ -31,7 +31,7 @@ function wadoUri(services: DicomwebServices): RequestHandler {
     const requestType = single(req, 'requestType');
     if (requestType !== 'WADO') throw badRequest(`requestType must be WADO${requestType === undefined ? '' : `, not "${requestType}"`}`, 'requestType');
     const path = { study: uidOf(req, 'studyUID'), series: uidOf(req, 'seriesUID'), instance: uidOf(req, 'objectUID') };
-    const contentType = chooseMediaType(single(req, 'contentType'), CONTENT_TYPES);
+    const contentType = chooseMediaType(parseAccept(single(req, 'contentType') ?? ''), CONTENT_TYPES);
     if (single(req, 'anonymize') !== undefined) throw badRequest('anonymize is not supported', 'anonymize');
     if (contentType === DICOM_MEDIA_TYPE) await sendStoredFile(services, req, res, path);
     else await sendRendered(services, req, res, path, contentType);
