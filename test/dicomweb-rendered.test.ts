@@ -12,7 +12,7 @@ import type supertest from 'supertest';
 import { parseInstanceFile } from '../src/dicom/index.ts';
 import { startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
 import { dicomwebClient, pydicomFile, storeFiles, syntheticStudy, SYNTHETIC_MULTIFRAME } from './support/dicomweb.ts';
-import { startListeningApp, type ListeningApp } from './support/listening.ts';
+import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-rendered-'));
 const READ = ['system/ImagingStudy.read'];
@@ -535,15 +535,9 @@ describe('DICOMweb rendered resources, thumbnails and WADO-URI', function () {
     let serverToken: string;
     before(async () => {
       server = await startListeningApp();
-      const tenant = await server.services.admin.createTenant({ name: `Rendered client ${server.baseUrl}`, type: 'GROUP_PRACTICE' }, { actorType: 'SYSTEM' });
-      const { client, clientSecret } = await server.services.admin.createClient({ tenant_id: tenant.id, name: 'viewer', scopes: READ }, { actorType: 'SYSTEM' });
-      const response = await fetch(`${server.baseUrl}/auth/token`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`${client.client_id}:${clientSecret}`).toString('base64')}` },
-        body: 'grant_type=client_credentials',
-      });
-      serverToken = (await response.json()).access_token;
-      await storeFiles(server.services, tenant.id as string, [io, SYNTHETIC_MULTIFRAME]);
+      const { tenantId, token } = await listeningTenantWithToken(server, READ);
+      serverToken = token;
+      await storeFiles(server.services, tenantId, [io, SYNTHETIC_MULTIFRAME]);
     });
     after(() => server.close());
 

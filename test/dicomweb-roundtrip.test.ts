@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import sharp from 'sharp';
 import { parseInstanceBuffer, parseInstanceFile, type ParsedInstance } from '../src/dicom/index.ts';
 import { dicomFilesIn, dicomwebClient, type DicomwebClient, PYDICOM, SYNTHETIC_MULTIFRAME, SYNTHETIC_PATIENT } from './support/dicomweb.ts';
-import { startListeningApp, type ListeningApp } from './support/listening.ts';
+import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
 
 type Json = Record<string, any>;
 
@@ -41,15 +41,7 @@ describe('DICOMweb round trip with dicomweb-client', function () {
 
   before(async () => {
     server = await startListeningApp();
-    const tenant = await server.services.admin.createTenant({ name: 'Round trip practice', type: 'GROUP_PRACTICE' }, { actorType: 'SYSTEM' });
-    const scopes = ['system/ImagingStudy.*', 'system/Patient.read', 'system/Endpoint.read'];
-    const { client: registered, clientSecret } = await server.services.admin.createClient({ tenant_id: tenant.id, name: 'viewer', scopes }, { actorType: 'SYSTEM' });
-    const response = await fetch(`${server.baseUrl}/auth/token`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`${registered.client_id}:${clientSecret}`).toString('base64')}` },
-      body: 'grant_type=client_credentials',
-    });
-    token = (await response.json()).access_token;
+    ({ token } = await listeningTenantWithToken(server, ['system/ImagingStudy.*', 'system/Patient.read', 'system/Endpoint.read']));
     client = await dicomwebClient(server.baseUrl, token);
 
     const files = [...dicomFilesIn(SYNTHETIC_PATIENT), SYNTHETIC_MULTIFRAME, ...dicomFilesIn(PYDICOM)];

@@ -3,20 +3,18 @@
 // Instances Response (RetrieveURL, ReferencedSOPSequence, FailedSOPSequence with FailureReason),
 // 200/202/409/400/415/406, bad input leaving nothing stored, CORS and scopes.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
-import os from 'node:os';
 import path from 'node:path';
 import { createApp } from '../src/app.ts';
 import { FailureReason, parseInstanceFile } from '../src/dicom/index.ts';
 import { PUBLIC_BASE_URL, startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
 import {
-  dicomFilesIn, dicomwebClient, multipartRelated, pydicomFile, spooledFile, stowContentType, syntheticStudy, PYDICOM, SYNTHETIC_PATIENT,
+  dicomFilesIn, dicomwebClient, modifiedCopy, multipartRelated, pydicomFile, spooledFile, stowContentType, syntheticStudy, PYDICOM, SYNTHETIC_PATIENT,
 } from './support/dicomweb.ts';
-import { startListeningApp, type ListeningApp } from './support/listening.ts';
+import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
 
 type Json = Record<string, any>;
 
@@ -24,17 +22,6 @@ const TAG = {
   RetrieveURL: '00081190', FailedSOPSequence: '00081198', ReferencedSOPSequence: '00081199', FailureReason: '00081197',
   ReferencedSOPClassUID: '00081150', ReferencedSOPInstanceUID: '00081155',
 };
-
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-stow-'));
-
-/** A copy of `file` with DCMTK's dcmodify arguments applied. */
-function modifiedCopy(file: string, name: string, ...args: string[]): string {
-  const copy = path.join(scratch, name);
-  fs.copyFileSync(file, copy);
-  fs.chmodSync(copy, 0o644);
-  execFileSync('dcmodify', ['-nb', ...args, copy]);
-  return copy;
-}
 
 const referenced = (response: Json) => (response[TAG.ReferencedSOPSequence]?.Value ?? []) as Json[];
 const failures = (response: Json) => (response[TAG.FailedSOPSequence]?.Value ?? []) as Json[];
@@ -61,24 +48,14 @@ describe('STOW-RS', function () {
     app = await startTestApp();
     ({ tenantId, token } = await tenantWithToken(app, ['system/ImagingStudy.*', 'system/Patient.read']));
   });
-  after(async () => {
-    await app.close();
-    fs.rmSync(scratch, { recursive: true, force: true });
-  });
+  after(() => app.close());
 
   describe('with dicomweb-client against a listening server', () => {
     let server: ListeningApp;
     let serverToken: string;
     before(async () => {
       server = await startListeningApp();
-      const port = new URL(server.baseUrl).port;
-      const tenant = await server.services.admin.createTenant({ name: `STOW client ${port}`, type: 'GROUP_PRACTICE' }, { actorType: 'SYSTEM' });
-      const { client, clientSecret } = await server.services.admin.createClient({ tenant_id: tenant.id, name: 'viewer', scopes: ['system/ImagingStudy.*'] }, { actorType: 'SYSTEM' });
-      const response = await fetch(`${server.baseUrl}/auth/token`, {
-        method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`${client.client_id}:${clientSecret}`).toString('base64')}` },
-        body: 'grant_type=client_credentials',
-      });
-      serverToken = (await response.json()).access_token;
+      ({ token: serverToken } = await listeningTenantWithToken(server, ['system/ImagingStudy.*']));
     });
     after(() => server.close());
 

@@ -12,10 +12,10 @@ import { promisify } from 'node:util';
 import type { Response } from 'supertest';
 import { parseInstanceFile, type DicomJsonAttribute, type DicomJsonDataSet, type ParsedInstance } from '../src/dicom/index.ts';
 import { decodeFrame, type PixelDescription } from '../src/dicom/transcode-codecs.ts';
-import { createClient, createTenant, startTestApp, tenantWithToken, PUBLIC_BASE_URL, type TestApp } from './support/app.ts';
+import { startTestApp, tenantWithToken, PUBLIC_BASE_URL, type TestApp } from './support/app.ts';
 import { ownerQuery } from './support/database.ts';
 import { dicomFilesIn, dicomwebClient, pydicomFile, storeFiles, syntheticStudy, PYDICOM, SYNTHETIC_MULTIFRAME } from './support/dicomweb.ts';
-import { startListeningApp, type ListeningApp } from './support/listening.ts';
+import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
 
 const run = promisify(execFile);
 const DCMTK = { maxBuffer: 256 * 1024 * 1024 };
@@ -598,13 +598,8 @@ describe('WADO-RS', function () {
     const rle = pydicomFile('SC_rgb_rle_2frame.dcm');
     before(async () => {
       server = await startListeningApp();
-      const tenantId = await createTenant(server.services);
-      const { client, secret } = await createClient(server.services, tenantId, ['system/ImagingStudy.read']);
-      token = (await fetch(`${server.baseUrl}/auth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${client.client_id}:${secret}`).toString('base64')}` },
-        body: 'grant_type=client_credentials',
-      }).then((res) => res.json() as Promise<{ access_token: string }>)).access_token;
+      let tenantId: string;
+      ({ tenantId, token } = await listeningTenantWithToken(server, ['system/ImagingStudy.read']));
       await storeFiles(server.services, tenantId, [mr, rle, ...syntheticStudy('03-ct')]);
     });
     after(() => server.close());

@@ -9,11 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Client } from 'fhir-kit-client';
 import { validateResource } from '../src/fhir/validation.ts';
-import { PUBLIC_BASE_URL, createClient, createTenant, memberUser, startTestApp, tenantWithToken, tokenFor, type TestApp } from './support/app.ts';
+import { PUBLIC_BASE_URL, createClient, memberUser, startTestApp, tenantWithToken, tokenFor, type TestApp } from './support/app.ts';
 import { ownerQuery } from './support/database.ts';
 import { pydicomFile, storeFiles, syntheticStudy } from './support/dicomweb.ts';
 import { content, fhirApi, refusalAssertion, type Json } from './support/fhir.ts';
-import { startListeningApp, type ListeningApp } from './support/listening.ts';
+import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 const SCT = 'http://snomed.info/sct';
@@ -505,14 +505,9 @@ describe('ImagingStudy through fhir-kit-client against a listening server', func
 
   before(async () => {
     server = await startListeningApp();
-    tenantId = await createTenant(server.services);
-    const { client: apiClient, secret } = await createClient(server.services, tenantId, ['system/*.read']);
-    const token = await fetch(`${server.baseUrl}/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${apiClient.client_id}:${secret}`).toString('base64')}` },
-      body: 'grant_type=client_credentials',
-    }).then((res) => res.json() as Promise<{ access_token: string }>);
-    client = new Client({ baseUrl: `${server.baseUrl}/fhir`, bearerToken: token.access_token });
+    let token: string;
+    ({ tenantId, token } = await listeningTenantWithToken(server, ['system/*.read']));
+    client = new Client({ baseUrl: `${server.baseUrl}/fhir`, bearerToken: token });
     for (const result of await storeFiles(server.services, tenantId, IO)) assert.ok(result.stored);
   });
   after(() => server.close());

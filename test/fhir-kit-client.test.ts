@@ -1,8 +1,7 @@
 // A real FHIR client (fhir-kit-client) against a listening Cusp.
 import assert from 'node:assert/strict';
 import { Client } from 'fhir-kit-client';
-import { createClient, createTenant } from './support/app.ts';
-import { startListeningApp, type ListeningApp } from './support/listening.ts';
+import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
 import { dentalPatient } from './support/fhir.ts';
 
 describe('fhir-kit-client against a listening server', () => {
@@ -11,14 +10,8 @@ describe('fhir-kit-client against a listening server', () => {
 
   before(async () => {
     server = await startListeningApp();
-    const tenantId = await createTenant(server.services);
-    const { client: apiClient, secret } = await createClient(server.services, tenantId, ['system/*.*']);
-    const token = await fetch(`${server.baseUrl}/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${apiClient.client_id}:${secret}`).toString('base64')}` },
-      body: 'grant_type=client_credentials',
-    }).then((res) => res.json() as Promise<{ access_token: string }>);
-    client = new Client({ baseUrl: `${server.baseUrl}/fhir`, bearerToken: token.access_token });
+    const { token } = await listeningTenantWithToken(server, ['system/*.*']);
+    client = new Client({ baseUrl: `${server.baseUrl}/fhir`, bearerToken: token });
   });
   after(() => server.close());
 

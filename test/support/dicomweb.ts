@@ -1,6 +1,8 @@
 // DICOM sample files (../shared/dicom-samples) and ways to put them on a test server.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseInstanceFile } from '../../src/dicom/index.ts';
 import { InstanceIngest, type StoreResult } from '../../src/dicomweb/ingest.ts';
@@ -72,4 +74,16 @@ export async function dicomwebClient(baseUrl: string, token: string): Promise<Di
   (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
   const client = new api.DICOMwebClient({ url: `${baseUrl}/dicomweb`, headers: { Authorization: `Bearer ${token}` }, singlepart: false });
   return client as unknown as DicomwebClient;
+}
+
+const modifiedCopies = fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-dcmodify-'));
+process.on('exit', () => fs.rmSync(modifiedCopies, { recursive: true, force: true }));
+
+/** A copy of `file`, named `name`, with DCMTK's dcmodify arguments applied (e.g. '-ea', '(0008,0018)'; '-gin' for a new SOP Instance UID). */
+export function modifiedCopy(file: string, name: string, ...args: string[]): string {
+  const copy = path.join(modifiedCopies, name);
+  fs.copyFileSync(file, copy);
+  fs.chmodSync(copy, 0o644);
+  execFileSync('dcmodify', ['-nb', ...args, copy]);
+  return copy;
 }
