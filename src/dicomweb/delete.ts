@@ -11,6 +11,7 @@ import { conflict } from '../http/errors.ts';
 import { imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances } from './locate.ts';
 import { resourcePath, type ResourcePath } from './params.ts';
+import { refreshStudyAggregates } from './study-aggregates.ts';
 
 export function deleteRoutes(services: DicomwebServices): Router {
   const router = Router();
@@ -59,12 +60,7 @@ async function removeRows(trx: Transaction, tenantId: string, studyId: string, p
   ).delete();
   const remaining = await trx('imaging_objects').where({ tenant_id: tenantId, study_id: studyId }).first('id');
   if (remaining) {
-    await trx.raw(`update imaging_studies s set
-        number_of_instances = (select coalesce(sum(se.number_of_instances), 0) from imaging_series se where se.tenant_id = s.tenant_id and se.study_id = s.id),
-        number_of_series = (select count(*) from imaging_series se where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0),
-        modalities_in_study = coalesce((select array_agg(distinct se.modality order by se.modality) from imaging_series se
-          where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0 and se.modality is not null), '{}')
-      where s.tenant_id = ? and s.id = ?`, [tenantId, studyId]);
+    await refreshStudyAggregates(trx, tenantId, studyId);
   } else {
     await trx('imaging_studies').where({ tenant_id: tenantId, id: studyId }).delete();
   }

@@ -24,6 +24,7 @@ import { FailureReason, type CodedConcept, type ParsedInstance } from '../dicom/
 import type { MultipartPart } from './multipart.ts';
 import { PatientLinkError, isoDate, linkPatient, type DicomDemographics } from './patient-link.ts';
 import { objectQueryColumns, seriesQueryColumns, studyQueryColumns } from './qido-index.ts';
+import { refreshStudyAggregates } from './study-aggregates.ts';
 
 /** The received file: a spooled STOW-RS part, or any file whose size and SHA-256 are known. */
 export type SpooledFile = Pick<MultipartPart, 'path' | 'size' | 'sha256'>;
@@ -159,11 +160,7 @@ export class InstanceIngest {
       .update({ status: 'CREATED', storage_uri: registered.blobKey });
     if (marked > 0) {
       await trx('imaging_series').where({ tenant_id: tenantId, id: registered.seriesId }).increment('number_of_instances', 1);
-      await trx.raw(`update imaging_studies s set number_of_instances = s.number_of_instances + 1,
-          number_of_series = (select count(*) from imaging_series se where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0),
-          modalities_in_study = coalesce((select array_agg(distinct se.modality order by se.modality) from imaging_series se
-            where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0 and se.modality is not null), '{}')
-        where s.tenant_id = ? and s.id = ?`, [tenantId, registered.studyId]);
+      await refreshStudyAggregates(trx, tenantId, registered.studyId);
     }
     await this.audit.recordInTransaction(trx, {
       ...caller.audit, tenantId, eventType: 'DICOM_STORE', resourceType: 'ImagingStudy', resourceId: registered.studyId, outcome: 'SUCCESS',

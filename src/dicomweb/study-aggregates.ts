@@ -1,0 +1,12 @@
+// What a study row says about its stored instances — counts and ModalitiesInStudy — derived from
+// its series, whose counts the caller has brought up to date in the same transaction.
+import type { Transaction } from '../db/index.ts';
+
+export async function refreshStudyAggregates(trx: Transaction, tenantId: string, studyId: string): Promise<void> {
+  await trx.raw(`update imaging_studies s set
+      number_of_instances = (select coalesce(sum(se.number_of_instances), 0) from imaging_series se where se.tenant_id = s.tenant_id and se.study_id = s.id),
+      number_of_series = (select count(*) from imaging_series se where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0),
+      modalities_in_study = coalesce((select array_agg(distinct se.modality order by se.modality) from imaging_series se
+        where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0 and se.modality is not null), '{}')
+    where s.tenant_id = ? and s.id = ?`, [tenantId, studyId]);
+}
