@@ -11,7 +11,7 @@ import { conflict } from '../http/errors.ts';
 import { imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances } from './locate.ts';
 import { resourcePath, type ResourcePath } from './params.ts';
-import { refreshStudyAggregates } from './study-aggregates.ts';
+import { lockStudy, refreshStudyAggregates } from './study-aggregates.ts';
 
 export function deleteRoutes(services: DicomwebServices): Router {
   const router = Router();
@@ -19,7 +19,7 @@ export function deleteRoutes(services: DicomwebServices): Router {
     const path = resourcePath(req);
     const caller = imagingCaller(req);
     const storageKeys = await services.db.tenant(caller.tenantId, async (trx) => {
-      await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`${caller.tenantId}|study|${path.study}`]);
+      await lockStudy(trx, caller.tenantId, path.study);
       const instances = await locateInstances(trx, caller.tenantId, path);
       const { studyId } = instances[0]!;
       let keys: string[];

@@ -24,7 +24,7 @@ import { FailureReason, type CodedConcept, type ParsedInstance } from '../dicom/
 import type { MultipartPart } from './multipart.ts';
 import { PatientLinkError, isoDate, linkPatient, type DicomDemographics } from './patient-link.ts';
 import { objectQueryColumns, seriesQueryColumns, studyQueryColumns } from './qido-index.ts';
-import { refreshStudyAggregates } from './study-aggregates.ts';
+import { lockStudy, refreshStudyAggregates } from './study-aggregates.ts';
 
 /** The received file: a spooled STOW-RS part, or any file whose size and SHA-256 are known. */
 export type SpooledFile = Pick<MultipartPart, 'path' | 'size' | 'sha256'>;
@@ -75,7 +75,7 @@ export class InstanceIngest {
 
   private async register(trx: Transaction, tenantId: string, instance: ParsedInstance, file: SpooledFile): Promise<Registered> {
     const record = instance.attributes;
-    await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`${tenantId}|study|${record.StudyInstanceUID}`]);
+    await lockStudy(trx, tenantId, record.StudyInstanceUID);
     const studyId = await this.study(trx, tenantId, instance);
     const seriesId = await this.series(trx, tenantId, studyId, instance);
 
@@ -115,9 +115,13 @@ export class InstanceIngest {
   private async study(trx: Transaction, tenantId: string, instance: ParsedInstance): Promise<string> {
     const record = instance.attributes;
     const demographics = demographicsOf(record);
-    const existing = await trx('imaging_studies').where({ tenant_id: tenantId, study_uid: record.StudyInstanceUID }).first('id', 'patient_id');
+    const existing = await trx('imaging_studies').where({ tenant_id: tenantId, study_uid: record.StudyInstanceUID })
+      .first('id', 'patient_id', 'patient_dicom_id', 'issuer_of_patient_id');
     if (existing) {
-      if (demographics.patientId) {
+      // The PatientID the study was linked by names its patient: only another one needs looking up.
+      const samePatientId = demographics.patientId === (existing.patient_dicom_id ?? undefined)
+        && demographics.issuerOfPatientId === (existing.issuer_of_patient_id ?? undefined);
+      if (demographics.patientId && !samePatientId) {
         const patientId = await linkPatient(trx, tenantId, demographics);
         if (patientId !== existing.patient_id) {
           throw new Refusal(FailureReason.ProcessingFailure, `study ${record.StudyInstanceUID} belongs to another patient than PatientID ${demographics.patientId}`);

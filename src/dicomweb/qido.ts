@@ -2,7 +2,7 @@
 // application/dicom+json from one indexed SQL query per request (see qido-sql.ts).
 import { Router, type Request, type Response } from 'express';
 import { completeBulkDataURIs, type DicomJsonDataSet } from '../dicom/index.ts';
-import { notAcceptable } from '../http/errors.ts';
+import { acceptedMediaRanges, expectDicomJsonAccepted, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
 import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
 import { uidParam } from './params.ts';
 import type { QueryLevel } from './qido-attributes.ts';
@@ -26,7 +26,6 @@ const SEARCHES: [path: string, level: QueryLevel][] = [
 ];
 
 /** PS3.18 8.7.4: DICOM JSON; application/json and wildcards are served the same. XML is not produced. */
-const MEDIA_TYPES = ['application/dicom+json', 'application/json'];
 
 /** What a search needs of the DICOMweb services. */
 type QidoServices = Pick<DicomwebServices, 'db' | 'audit' | 'baseUrl'>;
@@ -40,8 +39,7 @@ export function qidoRoutes(services: QidoServices, options: QidoOptions = DEFAUL
 }
 
 async function search(services: QidoServices, options: QidoOptions, req: Request, res: Response, level: QueryLevel): Promise<void> {
-  const mediaType = req.accepts(MEDIA_TYPES);
-  if (!mediaType) throw notAcceptable(`QIDO-RS answers ${MEDIA_TYPES.join(' or ')}; "${req.get('accept')}" is not produced`);
+  expectDicomJsonAccepted(acceptedMediaRanges(req), 'a QIDO-RS result');
   const target: QidoTarget = {
     level,
     ...(req.params.study !== undefined ? { study: uidParam(req, 'study') } : {}),
@@ -63,7 +61,7 @@ async function search(services: QidoServices, options: QidoOptions, req: Request
   await auditImagingRead(services, req, 'DICOM_QUERY', [...new Set(rows.map((row) => row.studyRowId))], { level, results: rows.length });
   const warnings = [...searched.warnings, ...(remaining > 0 ? [`There are ${remaining} additional results that can be requested`] : [])];
   for (const warning of warnings) res.append('Warning', `299 ${services.baseUrl}: ${warning}`);
-  res.status(200).type(mediaType).send(`[${rows.map((row) => resultText(row, services.baseUrl)).join(',')}]`);
+  res.status(200).type(DICOM_JSON_MEDIA_TYPE).send(`[${rows.map((row) => resultText(row, services.baseUrl)).join(',')}]`);
 }
 
 /** A result as sent: instance attributes that are bulk data name it by a BulkDataURI of this service. */

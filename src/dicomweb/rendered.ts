@@ -10,7 +10,7 @@ import { resourcePath, type ResourcePath } from './params.ts';
 import { frameCountOf, frameNumbersOf } from './rendered-frames.ts';
 import { renderabilityOf, renderStoredFrame, requireRenderable, type RenderingRequest } from './rendered-instance.ts';
 import { renderingParameters } from './rendered-params.ts';
-import { acceptedMediaRanges, chooseMediaType } from './wado-accept.ts';
+import { acceptedMediaRanges, chooseMediaType } from './accept.ts';
 import { sendMultipart, type ResponsePart } from './wado-response.ts';
 import { wadoUriRoutes } from './wado-uri.ts';
 

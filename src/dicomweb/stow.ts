@@ -13,14 +13,13 @@
 //   item for the unread rest. Instances completed before the break stay stored.
 import { Router, type Response } from 'express';
 import { FailureReason, InstanceParseError, parseInstanceFile } from '../dicom/index.ts';
-import { HttpError, notAcceptable } from '../http/errors.ts';
+import { HttpError } from '../http/errors.ts';
+import { acceptedMediaRanges, expectDicomJsonAccepted, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
 import { imagingCaller, type DicomwebServices } from './context.ts';
 import type { IngestCaller } from './ingest.ts';
 import { DICOM_MEDIA_TYPE, readMultipartRelated, type MultipartPart } from './multipart.ts';
 import { uidParam } from './params.ts';
 import { storeResponse, storeResponseStatus, type FailedReference, type StoredReference } from './store-response.ts';
-
-export const DICOM_JSON_MEDIA_TYPE = 'application/dicom+json';
 
 type PartOutcome =
   | { stored: StoredReference }
@@ -33,9 +32,7 @@ export function stowRoutes(services: DicomwebServices): Router {
   const router = Router();
   router.post(['/studies', '/studies/:study'], async (req, res) => {
     const studyInUrl = req.params.study === undefined ? undefined : uidParam(req, 'study');
-    if (req.get('accept') && !req.accepts([DICOM_JSON_MEDIA_TYPE, 'application/json'])) {
-      throw notAcceptable(`the Store Instances Response is available as ${DICOM_JSON_MEDIA_TYPE} only`);
-    }
+    expectDicomJsonAccepted(acceptedMediaRanges(req), 'the Store Instances Response');
     const caller = imagingCaller(req);
     const outcomes: PartOutcome[] = [];
     try {

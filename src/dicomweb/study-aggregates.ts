@@ -1,6 +1,12 @@
-// What a study row says about its stored instances — counts and ModalitiesInStudy — derived from
-// its series, whose counts the caller has brought up to date in the same transaction.
+// A study's instances change one transaction at a time (ingest, DELETE), under the study's lock;
+// what its row says about them — counts and ModalitiesInStudy — is derived from its series, whose
+// counts the caller has brought up to date in the same transaction.
 import type { Transaction } from '../db/index.ts';
+
+/** Until the transaction ends, no other store or deletion of study `studyUid` proceeds. */
+export async function lockStudy(trx: Transaction, tenantId: string, studyUid: string): Promise<void> {
+  await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`${tenantId}|study|${studyUid}`]);
+}
 
 export async function refreshStudyAggregates(trx: Transaction, tenantId: string, studyId: string): Promise<void> {
   await trx.raw(`update imaging_studies s set

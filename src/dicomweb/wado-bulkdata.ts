@@ -12,7 +12,7 @@ import { badRequest, notAcceptable, notFound } from '../http/errors.ts';
 import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithPixels } from './locate.ts';
 import { resourcePath } from './params.ts';
-import { acceptedBulkDataPayload, acceptedMediaRanges } from './wado-accept.ts';
+import { acceptedBulkDataPayload, acceptedMediaRanges } from './accept.ts';
 import { pixelOutputOf } from './wado-frames.ts';
 import {
   PIXEL_DATA_REFERENCE, asParts, convertFrames, framesReadable, partContentType, readStoredFrames, readStoredRanges,

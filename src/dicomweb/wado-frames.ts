@@ -6,7 +6,7 @@ import { badRequest, HttpError, notAcceptable, notFound } from '../http/errors.t
 import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithPixels } from './locate.ts';
 import { resourcePath } from './params.ts';
-import { acceptedMediaRanges, acceptedPixelMediaTypes, orDefault, refuses, type MediaRange } from './wado-accept.ts';
+import { acceptedMediaRanges, acceptedPixelMediaTypes, orDefault, refuses, type MediaRange } from './accept.ts';
 import { asParts, convertFrames, framesReadable, partContentType, pixelDataOf, readStoredFrames, selectPixelOutput, type PixelOutput } from './wado-pixels.ts';
 import { sendMultipart, sendSinglePart } from './wado-response.ts';
 

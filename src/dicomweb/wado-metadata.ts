@@ -6,17 +6,17 @@ import { completeBulkDataURIs } from '../dicom/index.ts';
 import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithMetadata } from './locate.ts';
 import { resourcePath } from './params.ts';
-import { acceptedMediaRanges, expectDicomJsonAccepted } from './wado-accept.ts';
+import { acceptedMediaRanges, expectDicomJsonAccepted, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
 import { sendSinglePart } from './wado-response.ts';
 
 export function retrieveMetadata(services: DicomwebServices): RequestHandler {
   return async (req, res) => {
     const path = resourcePath(req);
-    expectDicomJsonAccepted(acceptedMediaRanges(req));
+    expectDicomJsonAccepted(acceptedMediaRanges(req), 'metadata');
     const { tenantId } = imagingCaller(req);
     const instances = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withMetadata: true }));
     await auditImagingRead(services, req, 'DICOM_RETRIEVE', [...new Set(instances.map((instance) => instance.studyId))]);
-    await sendSinglePart(res, 'application/dicom+json', jsonArray(instances, services.baseUrl));
+    await sendSinglePart(res, DICOM_JSON_MEDIA_TYPE, jsonArray(instances, services.baseUrl));
   };
 }
 

@@ -13,7 +13,7 @@ import {
 import { cannotTranscode, openDataSet, readFileMeta } from '../dicom/transcode.ts';
 import { dataSetEncodingOf } from '../dicom/transfer-syntaxes.ts';
 import { notAcceptable } from '../http/errors.ts';
-import type { PixelAcceptance } from './wado-accept.ts';
+import type { PixelAcceptance } from './accept.ts';
 import { BlobSource, readBlobRange } from './wado-blob-source.ts';
 import type { StoredInstance, StoredInstanceWithPixels } from './locate.ts';
 import type { ResponsePart } from './wado-response.ts';

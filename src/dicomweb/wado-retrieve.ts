@@ -9,7 +9,7 @@ import { notAcceptable } from '../http/errors.ts';
 import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithPixels } from './locate.ts';
 import { resourcePath } from './params.ts';
-import { acceptedInstanceSyntaxes, acceptedMediaRanges, orDefault, refuses, type AcceptedSyntax, type InstanceAcceptance, type MediaRange } from './wado-accept.ts';
+import { acceptedInstanceSyntaxes, acceptedMediaRanges, orDefault, refuses, type AcceptedSyntax, type InstanceAcceptance, type MediaRange } from './accept.ts';
 import { BlobSource } from './wado-blob-source.ts';
 import { pixelDataOf } from './wado-pixels.ts';
 import { sendMultipart, sendSinglePart, type ResponsePart } from './wado-response.ts';

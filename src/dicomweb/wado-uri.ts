@@ -12,7 +12,7 @@ import { isUid, type ResourcePath } from './params.ts';
 import { frameCountOf, frameNumbersOf } from './rendered-frames.ts';
 import { renderStoredFrame, requireRenderable, type RenderingRequest } from './rendered-instance.ts';
 import { checkAnnotation, checkedWindow, decimal, integer, qualityOf, single } from './rendered-params.ts';
-import { chooseMediaType, parseAccept } from './wado-accept.ts';
+import { chooseMediaType, parseAccept } from './accept.ts';
 
 const CONTENT_TYPES = ['image/jpeg', 'image/png', DICOM_MEDIA_TYPE] as const;
 /** Parameters that ask for a rendering, which PS3.18 9 does not allow with application/dicom. */

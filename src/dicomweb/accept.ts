@@ -1,4 +1,4 @@
-// Content negotiation of WADO-RS, rendered resources included (PS3.18 8.7.5 Acceptable Media
+// Content negotiation of the DICOMweb services (QIDO-RS, STOW-RS and WADO-RS, rendered resources included) (PS3.18 8.7.5 Acceptable Media
 // Types, 8.7.8 Selected Media Type and Transfer Syntax): the media ranges of the `accept` query
 // parameter (8.3.3.1) or else of the Accept header, their qualities (RFC 9110 12.5.1), and what
 // each means for instances, frames, bulk data, metadata and rendered images.
@@ -176,12 +176,17 @@ export function acceptedBulkDataPayload(ranges: MediaRange[]): { multipart: bool
   throw notAcceptable('bulk data is served as multipart/related; type="application/octet-stream" or application/octet-stream');
 }
 
-/** PS3.18 Table 8.7.3-3: metadata is served as application/dicom+json, single part (the XML form is not offered). */
-export function expectDicomJsonAccepted(ranges: MediaRange[]): void {
+export const DICOM_JSON_MEDIA_TYPE = 'application/dicom+json';
+
+/**
+ * Metadata, QIDO-RS results and the STOW-RS response are served as application/dicom+json, single
+ * part (PS3.18 Table 8.7.3-3; the XML form is not offered): 406 when the client takes none of it.
+ */
+export function expectDicomJsonAccepted(ranges: MediaRange[], what: string): void {
   if (ranges.length === 0) return;
   const singlePart = ranges.filter((range) => !range.multipart || range.partType === ANY);
-  const accepted = ['application/dicom+json', 'application/json'].some((type) => qualityOf(type, singlePart) > 0);
-  if (singlePart.length === 0 || !accepted || refuses(singlePart, 'application/dicom+json')) {
-    throw notAcceptable('metadata is served as application/dicom+json');
+  const accepted = [DICOM_JSON_MEDIA_TYPE, 'application/json'].some((type) => qualityOf(type, singlePart) > 0);
+  if (singlePart.length === 0 || !accepted || refuses(singlePart, DICOM_JSON_MEDIA_TYPE)) {
+    throw notAcceptable(`${what} is served as ${DICOM_JSON_MEDIA_TYPE}`);
   }
 }
