@@ -2,6 +2,7 @@
 // transaction; other events (reads, token grants) are group-committed: concurrent events share
 // one INSERT, and each caller's promise resolves only once its row is durable, so a response
 // is never sent before its audit record is.
+import { GroupCommit } from '../db/group-commit.ts';
 import type { Database, Transaction } from '../db/index.ts';
 import type { Logger } from '../observability/logger.ts';
 
@@ -39,58 +40,41 @@ function toRow(event: AuditEvent) {
   };
 }
 
-interface Pending {
-  row: ReturnType<typeof toRow>;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
 const MAX_BATCH = 500;
 
 export class AuditLog {
-  private queue: Pending[] = [];
-  private flushing: Promise<void> | undefined;
-  private flushes = 0;
+  private readonly batches: GroupCommit<ReturnType<typeof toRow>, void>;
 
-  constructor(private readonly db: Database, private readonly logger: Logger) {}
+  constructor(private readonly db: Database, private readonly logger: Logger) {
+    this.batches = new GroupCommit(async (_key, rows) => {
+      try {
+        await this.db.platform((trx) => trx('audit_events').insert(rows));
+      } catch (error) {
+        this.logger.error({ err: error, events: rows.length }, 'audit batch failed');
+        throw error;
+      }
+      return rows.map(() => undefined);
+    }, MAX_BATCH);
+  }
 
   /** Number of batch transactions so far (exposed for tests and metrics). */
   get batchCount(): number {
-    return this.flushes;
+    return this.batches.batchCount;
   }
 
-  /** Records an event in the caller's transaction: it commits or rolls back with the write. */
-  async recordInTransaction(trx: Transaction, event: AuditEvent): Promise<void> {
-    await trx('audit_events').insert(toRow(event));
+  /** Records events in the caller's transaction: they commit or roll back with the write. */
+  async recordInTransaction(trx: Transaction, events: AuditEvent | AuditEvent[]): Promise<void> {
+    const rows = (Array.isArray(events) ? events : [events]).map(toRow);
+    if (rows.length > 0) await trx('audit_events').insert(rows);
   }
 
   /** Records an event durably, batched with concurrent ones; resolves once committed. */
   record(event: AuditEvent): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ row: toRow(event), resolve, reject });
-      if (!this.flushing) this.flushing = this.drain();
-    });
+    return this.batches.submit('', toRow(event));
   }
 
   /** Waits for every queued event to be written. */
   async drainAll(): Promise<void> {
-    while (this.flushing) await this.flushing;
-  }
-
-  private async drain(): Promise<void> {
-    // Let the current tick's callers join the first batch.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      this.flushes += 1;
-      try {
-        await this.db.platform((trx) => trx('audit_events').insert(batch.map((p) => p.row)));
-        for (const pending of batch) pending.resolve();
-      } catch (error) {
-        this.logger.error({ err: error, events: batch.length }, 'audit batch failed');
-        for (const pending of batch) pending.reject(error);
-      }
-    }
-    this.flushing = undefined;
+    await this.batches.settled();
   }
 }
