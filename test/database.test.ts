@@ -29,6 +29,11 @@ describe('scoped transactions', () => {
       const inPlatform = await db.platform((trx) => trx.raw('select current_user as role, cusp_tenant_id() as tenant'));
       assert.deepEqual(inPlatform.rows, [{ role: 'cusp_platform', tenant: null }]);
       await assert.rejects(db.tenant("x'; drop table tenants; --", (trx) => trx.raw('select 1')), /invalid tenant id/);
+
+      const commitSetting = (options?: { durable?: boolean }) =>
+        db.tenant(tenantId, async (trx) => (await trx.raw('show synchronous_commit')).rows[0].synchronous_commit, options);
+      assert.equal(await commitSetting({ durable: false }), 'off', 'a non-durable transaction commits without waiting for the flush');
+      assert.equal(await commitSetting(), 'on', 'the setting ends with its transaction; the default is durable');
     } finally {
       await db.close();
     }

@@ -26,8 +26,12 @@ export const isUuid = (value: unknown): value is string => typeof value === 'str
 export interface Database {
   readonly url: string;
   readonly embedded: boolean;
-  /** Runs `work` in one transaction scoped to `tenantId` by row-level security. */
-  tenant<T>(tenantId: string, work: (trx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` in one transaction scoped to `tenantId` by row-level security. `durable: false`
+   * lets the commit return before it is flushed to disk: for writes that a crash may undo
+   * without loss (a later durable commit flushes them too).
+   */
+  tenant<T>(tenantId: string, work: (trx: Transaction) => Promise<T>, options?: { durable?: boolean }): Promise<T>;
   /** Runs `work` in one transaction across tenants, for platform operations only. */
   platform<T>(work: (trx: Transaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -42,8 +46,7 @@ function connect(url: string, poolSize: number): Knex {
   });
 }
 
-async function scoped<T>(knex: Knex, role: string, tenantId: string, work: (trx: Transaction) => Promise<T>): Promise<T> {
-  const scope: TransactionScope = { role, tenantId };
+async function scoped<T>(knex: Knex, scope: TransactionScope, work: (trx: Transaction) => Promise<T>): Promise<T> {
   return knex.transaction(work, { [SCOPE_KEY]: scope } as Knex.TransactionConfig);
 }
 
@@ -71,12 +74,12 @@ export async function openDatabase(config: Config, options: { migrate?: boolean 
   return {
     url,
     embedded: Boolean(embedded),
-    tenant(tenantId, work) {
+    tenant(tenantId, work, options = {}) {
       if (!isUuid(tenantId)) return Promise.reject(new Error(`invalid tenant id "${tenantId}"`));
-      return scoped(knex, TENANT_ROLE, tenantId, work);
+      return scoped(knex, { role: TENANT_ROLE, tenantId, durable: options.durable }, work);
     },
     platform(work) {
-      return scoped(knex, PLATFORM_ROLE, '', work);
+      return scoped(knex, { role: PLATFORM_ROLE, tenantId: '' }, work);
     },
     async close() {
       await knex.destroy();

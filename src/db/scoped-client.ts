@@ -16,14 +16,17 @@ export interface TransactionScope {
   role: string;
   /** A UUID, or '' for none. */
   tenantId: string;
+  /** False: COMMIT returns before its WAL is flushed (synchronous_commit off), for writes that a crash may lose. */
+  durable?: boolean;
 }
 
 const ROLE = /^[a-z_]+$/;
 const TENANT = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/i;
 
-export function beginStatement({ role, tenantId }: TransactionScope): string {
+export function beginStatement({ role, tenantId, durable = true }: TransactionScope): string {
   if (!ROLE.test(role) || !TENANT.test(tenantId)) throw new Error('invalid transaction scope');
-  return `BEGIN; SELECT set_config('role', '${role}', true), set_config('cusp.tenant_id', '${tenantId}', true);`;
+  const commit = durable ? '' : ", set_config('synchronous_commit', 'off', true)";
+  return `BEGIN; SELECT set_config('role', '${role}', true), set_config('cusp.tenant_id', '${tenantId}', true)${commit};`;
 }
 
 /** The transaction config key that carries the scope (knex replaces `userParams` with its own). */
