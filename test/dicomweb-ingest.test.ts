@@ -9,12 +9,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { FailureReason, parseInstanceFile } from '../src/dicom/index.ts';
 import { InstanceIngest, type IngestCaller } from '../src/dicomweb/ingest.ts';
+import type { BlobStore } from '../src/blob/index.ts';
 import { startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
+import { ownerQuery } from './support/database.ts';
+import { modifiedCopy } from './support/dicomweb.ts';
 import { dentalPatient, fhirApi } from './support/fhir.ts';
 
 const SAMPLES = path.join(import.meta.dirname, '../../shared/dicom-samples');
-const IO = path.join(SAMPLES, 'synthetic/basic/D1-000001/01-io');
+const PATIENT = path.join(SAMPLES, 'synthetic/basic/D1-000001');
+const IO = path.join(PATIENT, '01-io');
 const MR = path.join(SAMPLES, 'pydicom/MR_small.dcm');
+const CT_SMALL = path.join(SAMPLES, 'pydicom/CT_small.dcm');
+const dicomFiles = (directory: string) => fs.readdirSync(directory).filter((name) => name.endsWith('.dcm')).sort().map((name) => path.join(directory, name));
 
 const fileOf = (file: string) => {
   const bytes = fs.readFileSync(file);
@@ -59,7 +65,7 @@ describe('DICOM ingest', function () {
   });
 
   it('stores a bitewing set: bytes identical, rows indexed, teeth, one patient created from imaging', async () => {
-    const files = fs.readdirSync(IO).filter((name) => name.endsWith('.dcm')).sort().map((name) => path.join(IO, name));
+    const files = dicomFiles(IO);
     for (const file of files) {
       const first = await store(file);
       assert.ok(first.stored && !first.alreadyStored, JSON.stringify(first));
@@ -112,5 +118,77 @@ describe('DICOM ingest', function () {
     assert.equal(!otherPatient.stored && otherPatient.reason, FailureReason.ProcessingFailure);
     assert.equal((await rows('imaging_objects')).length, before);
     assert.deepEqual((await rows('patient_identifiers', { value: '9XZ7' })), [], 'the refused instance left no patient behind');
+  });
+
+  it('stores an instance whose InstanceNumber is beyond the range of IS, without indexing that number', async () => {
+    const file = modifiedCopy(MR, 'instance-number-out-of-range.dcm', '-m', '(0020,0013)=99999999999', '-m', '(0008,0018)=1.2.826.0.1.3680043.2.1143.99999999999');
+    const result = await store(file);
+    assert.ok(result.stored && !result.alreadyStored, JSON.stringify(result));
+    const [object] = await rows('imaging_objects', { id: result.objectId });
+    assert.equal(object!.instance_number, null);
+    assert.deepEqual(object!.dicom_json['00200013'], { vr: 'IS', Value: [99999999999] }, 'the value itself is kept in the metadata');
+  });
+
+  it('registers instances stored at the same time in one transaction, and makes one ImagingStudy version per completing transaction', async () => {
+    const files = dicomFiles(path.join(PATIENT, '03-ct'));
+    const instances = await Promise.all(files.map((file) => parseInstanceFile(file)));
+    const results = await Promise.all(files.map((file, index) => ingest.store(caller, instances[index]!, fileOf(file))));
+    assert.ok(results.every((result) => result.stored && !result.alreadyStored), JSON.stringify(results));
+
+    const [study] = await ownerQuery(`select count(distinct o.created_at)::int as registrations, count(distinct o.version_txid)::int as completions,
+        (select count(*)::int from resource_versions v where v.tenant_id = s.tenant_id and v.resource_type = 'ImagingStudy' and v.resource_id = s.id) as versions,
+        s.number_of_instances, count(*)::int as objects
+      from imaging_objects o join imaging_studies s on s.tenant_id = o.tenant_id and s.id = o.study_id
+      where s.tenant_id = $1 and s.study_uid = $2 and o.status = 'CREATED' group by s.tenant_id, s.id`, [tenantId, instances[0]!.attributes.StudyInstanceUID]);
+    assert.equal(study!.objects, files.length);
+    assert.equal(study!.number_of_instances, files.length);
+    assert.equal(study!.registrations, 1, 'one registering transaction');
+    assert.ok(study!.completions >= 1 && study!.completions <= files.length);
+    assert.equal(study!.versions, 1 + study!.completions, 'the study as registered, then a version per completing transaction');
+  });
+
+  it('fails an instance that fails unexpectedly alone: the instances stored with it are stored', async () => {
+    const [panoramic] = dicomFiles(path.join(PATIENT, '02-px'));
+    const [photo] = dicomFiles(path.join(PATIENT, '04-xc'));
+    const [broken, good] = [await parseInstanceFile(panoramic!), await parseInstanceFile(photo!)];
+    // A failure no check foresees: the database refuses the row of one instance.
+    await ownerQuery(`create function test_refuse_object() returns trigger language plpgsql as $$
+      begin raise exception 'refused for the test'; end $$`);
+    await ownerQuery(`create trigger test_refuse_object before insert on imaging_objects for each row
+      when (new.sop_instance_uid = '${broken.attributes.SOPInstanceUID}') execute function test_refuse_object()`);
+    try {
+      // Submitted in one tick: registered in one batch, which fails.
+      const [brokenResult, photoResult] = await Promise.allSettled([
+        ingest.store(caller, broken, fileOf(panoramic!)),
+        ingest.store(caller, good, fileOf(photo!)),
+      ]);
+      assert.ok(brokenResult.status === 'rejected' && /refused for the test/.test(String(brokenResult.reason)), String(brokenResult));
+      assert.ok(photoResult.status === 'fulfilled' && photoResult.value.stored && !photoResult.value.alreadyStored, JSON.stringify(photoResult));
+    } finally {
+      await ownerQuery('drop trigger test_refuse_object on imaging_objects');
+      await ownerQuery('drop function test_refuse_object()');
+    }
+    assert.deepEqual(await rows('imaging_objects', { sop_instance_uid: broken.attributes.SOPInstanceUID }), []);
+    assert.deepEqual(await rows('imaging_studies', { study_uid: broken.attributes.StudyInstanceUID }), [], 'nothing of the failed instance is left');
+  });
+
+  it('takes over an instance that a crash left CREATING, and removes the blob it named', async () => {
+    const instance = await parseInstanceFile(CT_SMALL);
+    const full: BlobStore = Object.assign(Object.create(app.services.blobs), { put: async () => { throw new Error('no space left on device'); } });
+    await assert.rejects(new InstanceIngest(app.services.db, full, app.services.audit).store(caller, instance, fileOf(CT_SMALL)), /no space left/);
+    const [left] = await rows('imaging_objects', { sop_instance_uid: instance.attributes.SOPInstanceUID });
+    assert.equal(left!.status, 'CREATING');
+    const abandonedKey = left!.storage_uri as string;
+    await app.services.blobs.put(abandonedKey, Buffer.from('what a crash after the write left'));
+
+    const result = await ingest.store(caller, instance, fileOf(CT_SMALL));
+    assert.deepEqual(result, { stored: true, objectId: left!.id, alreadyStored: false });
+    const [stored] = await rows('imaging_objects', { id: left!.id });
+    assert.equal(stored!.status, 'CREATED');
+    assert.notEqual(stored!.storage_uri, abandonedKey);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await app.services.blobs.get(stored!.storage_uri)) chunks.push(chunk as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(fs.readFileSync(CT_SMALL)));
+    assert.equal(await app.services.blobs.head(abandonedKey), undefined, 'the abandoned blob is removed');
   });
 });

@@ -13,7 +13,7 @@ import { finished } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import express from 'express';
 import pino from 'pino';
-import { readMultipartRelated, parseStowContentType, type MultipartOptions } from '../src/dicomweb/multipart.ts';
+import { readMultipartRelated, parseStowContentType, type MultipartOptions, type MultipartPart } from '../src/dicomweb/multipart.ts';
 import { MultipartScanner } from '../src/dicomweb/multipart-scanner.ts';
 import { errorHandler } from '../src/http/error-handler.ts';
 import { HttpError } from '../src/http/errors.ts';
@@ -262,6 +262,21 @@ describe('STOW-RS multipart/related request bodies', () => {
       }
       assert.deepEqual(filesIn(tempDir), []);
       await finished(source); // the rest of the body was read to its end, not destroyed
+    });
+
+    it('keeps a retained part’s file past the iteration, for the caller to remove', async () => {
+      const source = Readable.from([multipartBody(dicomParts(MR_SMALL, CT_SMALL, JPEG2000))]);
+      let retained: MultipartPart | undefined;
+      for await (const part of readMultipartRelated(source, DICOM_CONTENT_TYPE, { tempDir })) {
+        if (part.number === 2) {
+          part.retain();
+          retained = part;
+        }
+      }
+      assert.deepEqual(filesIn(tempDir), [path.basename(retained!.path)], 'the other parts are gone');
+      assert.ok(fs.readFileSync(retained!.path).equals(CT_SMALL));
+      await retained!.remove();
+      assert.deepEqual(filesIn(tempDir), []);
     });
 
     it('stops at once when the caller stops, even while the client has stalled', async () => {

@@ -88,9 +88,14 @@ export function indexedAttributes(dataSet: DicomJsonDataSet, transferSyntaxUID: 
   }
   for (const [keyword, tag] of Object.entries(NUMBER_ATTRIBUTES) as [keyof typeof NUMBER_ATTRIBUTES, string][]) {
     const value = dataSet[tag]?.Value?.[0];
-    if (typeof value === 'number') attributes[keyword] = value;
+    if (isInteger32(value)) attributes[keyword] = value;
   }
   return attributes;
+}
+
+/** IS and US values are integers of at most 32 bits (PS3.5 6.2); another value is not indexed. */
+function isInteger32(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31;
 }
 
 /** Every item of the Primary Anatomic Structure Sequence (0008,2228) that carries a code. */

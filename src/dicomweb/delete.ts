@@ -60,7 +60,7 @@ async function removeRows(trx: Transaction, tenantId: string, studyId: string, p
   ).delete();
   const remaining = await trx('imaging_objects').where({ tenant_id: tenantId, study_id: studyId }).first('id');
   if (remaining) {
-    await refreshStudyAggregates(trx, tenantId, studyId);
+    await refreshStudyAggregates(trx, tenantId, [studyId]);
   } else {
     await trx('imaging_studies').where({ tenant_id: tenantId, id: studyId }).delete();
   }

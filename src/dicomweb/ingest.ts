@@ -1,24 +1,30 @@
-// Storing one received DICOM instance (STOW-RS, and C-STORE later): rows first, then the bytes,
+// Storing received DICOM instances (STOW-RS, and C-STORE later): rows first, then the bytes,
 // then the rows say the bytes are there.
 //
-// 1. One short tenant transaction links the patient, finds or creates the study and series,
-//    and registers the object as CREATING with its attributes, DICOM JSON and frame index.
-//    Instances of one study take the study's advisory lock for this step only.
-// 2. The file goes to the blob store under an opaque key (UIDs can carry patient data); the
-//    store makes it durable before it returns.
-// 3. A second transaction marks the object CREATED, names its blob, counts it into its series
-//    and study, and audits the write. Queries and retrieval see CREATED objects only, so a crash
-//    at any point leaves nothing half-made visible. A CREATING row a crash left behind is taken
-//    over by the next store of the same instance; a blob written before the crash is named by
-//    no row (removing such blobs is left to a sweep, not yet written).
+// 1. Register: a tenant transaction links the patient, finds or creates the study and series, and
+//    records the object as CREATING with its attributes, DICOM JSON, frame index and the opaque
+//    key (UIDs can carry patient data) its blob is to have. Its commit does not wait for the disk:
+//    a crash that undoes it loses nothing acknowledged, and step 3's commit flushes it.
+// 2. The file goes to the blob store under that key; the store makes it durable before it returns.
+// 3. Complete: a durable transaction marks the object CREATED (if it still names that blob),
+//    counts it into its series and study, and audits the write.
+//
+// Steps 1 and 3 are group-committed per tenant: instances being stored at the same time (the
+// parts of a STOW-RS request, concurrent requests) share their transactions, take each study's
+// lock once, and make one ImagingStudy version per study and batch rather than per instance.
+// Queries and retrieval see CREATED objects only, so a crash at any point leaves nothing
+// half-made visible. A CREATING row names the blob it waited for: the next store of the same
+// instance takes the row over and removes that blob (a sweep of CREATING rows that no store
+// retries is not yet written). In one process, stores of one SOP instance run one at a time.
 //
 // A refusal (the study is another patient's, the series another study's, the SOP instance
-// already holds other bytes) rolls back everything the first step did and is reported with a
-// PS3.7 status code as the instance's FailureReason.
+// already holds other bytes) leaves nothing behind and is reported with a PS3.7 status code as
+// the instance's FailureReason.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { AuditLog, AuditEvent } from '../audit/index.ts';
 import type { BlobStore } from '../blob/index.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 import type { Database, Transaction } from '../db/index.ts';
 import { FailureReason, type CodedConcept, type ParsedInstance } from '../dicom/index.ts';
 import type { MultipartPart } from './multipart.ts';
@@ -41,96 +47,199 @@ export type StoreResult =
 /** DICOM modality → the dental category of imaging_studies.modality. */
 const DENTAL_CATEGORY: Record<string, string> = { IO: 'INTRAORAL', PX: 'PANORAMIC', CT: 'CBCT', XC: 'PHOTO' };
 
+/** Instances per transaction at most. */
+const MAX_BATCH = 64;
+
 class Refusal extends Error {
   constructor(readonly reason: number, message: string) {
     super(message);
   }
 }
 
-interface Registered {
-  objectId: string;
-  studyId: string;
-  seriesId: string;
-  /** Null when the same bytes are already stored: nothing more to do. */
-  blobKey: string | null;
+interface Registration {
+  instance: ParsedInstance;
+  file: SpooledFile;
 }
 
+type Registered =
+  | { outcome: 'registered'; objectId: string; studyId: string; studyUid: string; blobKey: string; replacedBlobKey: string | null }
+  | { outcome: 'already-stored'; objectId: string }
+  | { outcome: 'refused'; reason: number; message: string };
+
+type Completion = Extract<Registered, { outcome: 'registered' }> & { caller: IngestCaller };
+
+const STUDY_COLUMNS = ['id', 'study_uid', 'patient_id', 'patient_dicom_id', 'issuer_of_patient_id'];
+const SERIES_COLUMNS = ['id', 'study_id', 'series_uid'];
+interface StudyRow { id: string; study_uid: string; patient_id: string; patient_dicom_id: string | null; issuer_of_patient_id: string | null }
+interface SeriesRow { id: string; study_id: string; series_uid: string }
+interface ObjectRow { id: string; status: 'CREATING' | 'CREATED'; hash: string | null; series_id: string | null; sop_instance_uid: string; storage_uri: string | null }
+
 export class InstanceIngest {
-  constructor(private readonly db: Database, private readonly blobs: BlobStore, private readonly audit: AuditLog) {}
+  private readonly registrations: GroupCommit<Registration, Registered>;
+  private readonly completions: GroupCommit<Completion, boolean>;
+  /** tenant|SOP Instance UID → the store of it under way in this process. */
+  private readonly storing = new Map<string, Promise<StoreResult>>();
+
+  constructor(private readonly db: Database, private readonly blobs: BlobStore, private readonly audit: AuditLog) {
+    this.registrations = new GroupCommit((tenantId, items) => this.inBatch(tenantId, items, (trx, batch) => this.register(trx, tenantId, batch), false), MAX_BATCH);
+    this.completions = new GroupCommit((tenantId, items) => this.inBatch(tenantId, items, (trx, batch) => this.complete(trx, tenantId, batch), true), MAX_BATCH);
+  }
 
   async store(caller: IngestCaller, instance: ParsedInstance, file: SpooledFile): Promise<StoreResult> {
-    let registered: Registered;
+    const key = `${caller.tenantId}|${instance.attributes.SOPInstanceUID}`;
+    for (let earlier = this.storing.get(key); earlier; earlier = this.storing.get(key)) await earlier.catch(() => undefined);
+    const storing = this.storeOnce(caller, instance, file);
+    this.storing.set(key, storing);
     try {
-      registered = await this.db.tenant(caller.tenantId, (trx) => this.register(trx, caller.tenantId, instance, file));
-    } catch (error) {
-      if (error instanceof Refusal) return { stored: false, reason: error.reason, message: error.message };
-      if (error instanceof PatientLinkError) return { stored: false, reason: FailureReason.ProcessingFailure, message: error.message };
-      throw error;
+      return await storing;
+    } finally {
+      if (this.storing.get(key) === storing) this.storing.delete(key);
     }
-    if (registered.blobKey === null) return { stored: true, objectId: registered.objectId, alreadyStored: true };
+  }
+
+  private async storeOnce(caller: IngestCaller, instance: ParsedInstance, file: SpooledFile): Promise<StoreResult> {
+    const registered = await this.registrations.submit(caller.tenantId, { instance, file });
+    if (registered.outcome === 'refused') return { stored: false, reason: registered.reason, message: registered.message };
+    if (registered.outcome === 'already-stored') return { stored: true, objectId: registered.objectId, alreadyStored: true };
     await this.blobs.put(registered.blobKey, fs.createReadStream(file.path), { contentType: 'application/dicom' });
-    await this.db.tenant(caller.tenantId, (trx) => this.complete(trx, caller, registered));
+    const completed = await this.completions.submit(caller.tenantId, { ...registered, caller });
+    if (!completed) {
+      await this.removeUnnamedBlob(registered.blobKey);
+      return {
+        stored: false, reason: FailureReason.ProcessingFailure,
+        message: `SOP instance ${instance.attributes.SOPInstanceUID} was deleted, or taken over by another store of it, while its bytes were written`,
+      };
+    }
+    if (registered.replacedBlobKey) await this.removeUnnamedBlob(registered.replacedBlobKey);
     return { stored: true, objectId: registered.objectId, alreadyStored: false };
   }
 
-  private async register(trx: Transaction, tenantId: string, instance: ParsedInstance, file: SpooledFile): Promise<Registered> {
-    const record = instance.attributes;
-    await lockStudy(trx, tenantId, record.StudyInstanceUID);
-    const studyId = await this.study(trx, tenantId, instance);
-    const seriesId = await this.series(trx, tenantId, studyId, instance);
-
-    const existing = await trx('imaging_objects').where({ tenant_id: tenantId, sop_instance_uid: record.SOPInstanceUID })
-      .first('id', 'status', 'hash', 'series_id');
-    if (existing?.status === 'CREATED') {
-      if (existing.hash === file.sha256 && existing.series_id === seriesId) return { objectId: existing.id, studyId, seriesId, blobKey: null };
-      throw new Refusal(FailureReason.DuplicateSOPInstance, `SOP instance ${record.SOPInstanceUID} is already stored with other content`);
-    }
-    const columns = {
-      study_id: studyId, series_id: seriesId, sop_instance_uid: record.SOPInstanceUID, sop_class_uid: record.SOPClassUID,
-      object_type: 'DICOM', status: 'CREATING', storage_uri: null, hash: file.sha256, byte_size: file.size,
-      width: record.Columns ?? null, height: record.Rows ?? null, number_of_frames: record.NumberOfFrames ?? null,
-      transfer_syntax_uid: record.TransferSyntaxUID, instance_number: record.InstanceNumber ?? null,
-      dicom_json: instance.dicomJson, frame_offsets: instance.pixelData?.frames ? JSON.stringify(instance.pixelData.frames) : null,
-      bulk_data: JSON.stringify(instance.bulkData), ...objectQueryColumns(instance),
-    };
-    let objectId: string;
-    if (existing) {
-      // Left CREATING by a store that did not finish: this one takes it over.
-      objectId = existing.id;
-      await trx('imaging_objects').where({ tenant_id: tenantId, id: objectId }).update(columns);
-      await trx('imaging_object_teeth').where({ tenant_id: tenantId, object_id: objectId }).delete();
-    } else {
-      [{ id: objectId }] = await trx('imaging_objects').insert({ tenant_id: tenantId, ...columns }).returning('id');
-    }
-    const teeth = uniqueTeeth(instance.teeth);
-    if (teeth.length > 0) {
-      await trx('imaging_object_teeth').insert(teeth.map((tooth) => ({
-        tenant_id: tenantId, object_id: objectId, tooth_code: tooth.CodeValue, code_system: tooth.CodingSchemeDesignator, code_meaning: tooth.CodeMeaning ?? null,
-      })));
-    }
-    return { objectId, studyId, seriesId, blobKey: `dicom/${tenantId}/${randomUUID()}` };
+  /** A blob no row names any longer; one that cannot be removed now is left to a sweep. */
+  private async removeUnnamedBlob(key: string): Promise<void> {
+    await this.blobs.delete(key).catch(() => undefined);
   }
 
-  /** The study's id; created for the linked patient, or checked to be that patient's. */
-  private async study(trx: Transaction, tenantId: string, instance: ParsedInstance): Promise<string> {
+  /**
+   * The batch in one transaction; should that fail, each item in a transaction of its own, so that
+   * one item's unexpected failure (a row another process raced for, say) fails that item only.
+   */
+  private async inBatch<Item, Result>(tenantId: string, items: Item[], write: (trx: Transaction, items: Item[]) => Promise<Result[]>, durable: boolean): Promise<(Result | Promise<Result>)[]> {
+    try {
+      return await this.db.tenant(tenantId, (trx) => write(trx, items), { durable });
+    } catch (error) {
+      if (items.length === 1) throw error;
+    }
+    const results: Promise<Result>[] = [];
+    for (const item of items) {
+      const alone = this.db.tenant(tenantId, (trx) => write(trx, [item]), { durable }).then((written) => written[0]!);
+      await alone.catch(() => undefined);
+      results.push(alone);
+    }
+    return results;
+  }
+
+  private async register(trx: Transaction, tenantId: string, items: Registration[]): Promise<Registered[]> {
+    const records = items.map(({ instance }) => instance.attributes);
+    const studies = await this.studiesOf(trx, tenantId, [...new Set(records.map((record) => record.StudyInstanceUID))]);
+    const series = byKey(await trx('imaging_series').where({ tenant_id: tenantId })
+      .whereIn('series_uid', [...new Set(records.map((record) => record.SeriesInstanceUID))]).select(SERIES_COLUMNS) as SeriesRow[], 'series_uid');
+    const objects = byKey(await trx('imaging_objects').where({ tenant_id: tenantId })
+      .whereIn('sop_instance_uid', records.map((record) => record.SOPInstanceUID))
+      .select('id', 'status', 'hash', 'series_id', 'sop_instance_uid', 'storage_uri') as ObjectRow[], 'sop_instance_uid');
+
+    const results: Registered[] = [];
+    const inserts: { index: number; columns: Record<string, unknown> }[] = [];
+    const teeth: { index: number; teeth: CodedConcept[] }[] = [];
+    for (const [index, { instance, file }] of items.entries()) {
+      const record = instance.attributes;
+      let study: StudyRow;
+      let seriesId: string;
+      try {
+        study = await this.study(trx, tenantId, instance, studies);
+        seriesId = await this.series(trx, tenantId, study.id, instance, series);
+      } catch (error) {
+        if (error instanceof Refusal) results.push({ outcome: 'refused', reason: error.reason, message: error.message });
+        else if (error instanceof PatientLinkError) results.push({ outcome: 'refused', reason: FailureReason.ProcessingFailure, message: error.message });
+        else throw error;
+        continue;
+      }
+      const existing = objects.get(record.SOPInstanceUID);
+      if (existing?.status === 'CREATED') {
+        if (existing.hash === file.sha256 && existing.series_id === seriesId) results.push({ outcome: 'already-stored', objectId: existing.id });
+        else results.push({ outcome: 'refused', reason: FailureReason.DuplicateSOPInstance, message: `SOP instance ${record.SOPInstanceUID} is already stored with other content` });
+        continue;
+      }
+      const blobKey = `dicom/${tenantId}/${randomUUID()}`;
+      const columns = {
+        study_id: study.id, series_id: seriesId, sop_instance_uid: record.SOPInstanceUID, sop_class_uid: record.SOPClassUID,
+        object_type: 'DICOM', status: 'CREATING', storage_uri: blobKey, hash: file.sha256, byte_size: file.size,
+        width: record.Columns ?? null, height: record.Rows ?? null, number_of_frames: record.NumberOfFrames ?? null,
+        transfer_syntax_uid: record.TransferSyntaxUID, instance_number: record.InstanceNumber ?? null,
+        dicom_json: instance.dicomJson, frame_offsets: instance.pixelData?.frames ? JSON.stringify(instance.pixelData.frames) : null,
+        bulk_data: JSON.stringify(instance.bulkData), ...objectQueryColumns(instance),
+      };
+      const registered = { outcome: 'registered' as const, objectId: '', studyId: study.id, studyUid: study.study_uid, blobKey, replacedBlobKey: null as string | null };
+      if (existing) {
+        // Left CREATING by a store that did not finish (or is still under way in another process): this one takes it over.
+        await trx('imaging_objects').where({ tenant_id: tenantId, id: existing.id }).update(columns);
+        await trx('imaging_object_teeth').where({ tenant_id: tenantId, object_id: existing.id }).delete();
+        Object.assign(registered, { objectId: existing.id, replacedBlobKey: existing.storage_uri });
+      } else {
+        inserts.push({ index, columns: { tenant_id: tenantId, ...columns } });
+      }
+      results.push(registered);
+      teeth.push({ index, teeth: uniqueTeeth(instance.teeth) });
+    }
+
+    if (inserts.length > 0) {
+      const inserted = await trx('imaging_objects').insert(inserts.map(({ columns }) => columns)).returning('id');
+      inserts.forEach(({ index }, position) => Object.assign(results[index]!, { objectId: inserted[position].id }));
+    }
+    const toothRows = teeth.flatMap(({ index, teeth: coded }) => coded.map((tooth) => ({
+      tenant_id: tenantId, object_id: (results[index] as Completion).objectId,
+      tooth_code: tooth.CodeValue, code_system: tooth.CodingSchemeDesignator, code_meaning: tooth.CodeMeaning ?? null,
+    })));
+    if (toothRows.length > 0) await trx('imaging_object_teeth').insert(toothRows);
+    return results;
+  }
+
+  /**
+   * The stored studies of `studyUids`. A missing one is looked for again under the study's lock,
+   * so that concurrent stores create it once. A stored one is not locked: should a DELETE remove
+   * it meanwhile, the batch's references to it fail and its items are registered again one by one.
+   */
+  private async studiesOf(trx: Transaction, tenantId: string, studyUids: string[]): Promise<Map<string, StudyRow>> {
+    const select = (uids: string[]) => trx('imaging_studies').where({ tenant_id: tenantId }).whereIn('study_uid', uids).select(STUDY_COLUMNS) as Promise<StudyRow[]>;
+    const studies = byKey(await select(studyUids), 'study_uid');
+    const missing = studyUids.filter((uid) => !studies.has(uid)).sort();
+    if (missing.length > 0) {
+      for (const studyUid of missing) await lockStudy(trx, tenantId, studyUid);
+      for (const study of await select(missing)) studies.set(study.study_uid, study);
+    }
+    return studies;
+  }
+
+  /** The instance's study: created for the linked patient, or checked to be that patient's. */
+  private async study(trx: Transaction, tenantId: string, instance: ParsedInstance, studies: Map<string, StudyRow>): Promise<StudyRow> {
     const record = instance.attributes;
     const demographics = demographicsOf(record);
-    const existing = await trx('imaging_studies').where({ tenant_id: tenantId, study_uid: record.StudyInstanceUID })
-      .first('id', 'patient_id', 'patient_dicom_id', 'issuer_of_patient_id');
+    const existing = studies.get(record.StudyInstanceUID);
     if (existing) {
       // The PatientID the study was linked by names its patient: only another one needs looking up.
       const samePatientId = demographics.patientId === (existing.patient_dicom_id ?? undefined)
         && demographics.issuerOfPatientId === (existing.issuer_of_patient_id ?? undefined);
       if (demographics.patientId && !samePatientId) {
-        const patientId = await linkPatient(trx, tenantId, demographics);
-        if (patientId !== existing.patient_id) {
-          throw new Refusal(FailureReason.ProcessingFailure, `study ${record.StudyInstanceUID} belongs to another patient than PatientID ${demographics.patientId}`);
-        }
+        // In a savepoint: a patient the lookup creates goes again with the refusal.
+        await trx.transaction(async (savepoint) => {
+          if (await linkPatient(savepoint, tenantId, demographics) !== existing.patient_id) {
+            throw new Refusal(FailureReason.ProcessingFailure, `study ${record.StudyInstanceUID} belongs to another patient than PatientID ${demographics.patientId}`);
+          }
+        });
       }
-      return existing.id;
+      return existing;
     }
     const patientId = await linkPatient(trx, tenantId, demographics);
-    const [{ id }] = await trx('imaging_studies').insert({
+    const [created] = await trx('imaging_studies').insert({
       tenant_id: tenantId, patient_id: patientId, study_uid: record.StudyInstanceUID,
       modality: DENTAL_CATEGORY[record.Modality ?? ''] ?? null, body_part: record.BodyPartExamined ?? null,
       accession_number: record.AccessionNumber ?? null, study_description: record.StudyDescription ?? null,
@@ -139,37 +248,52 @@ export class InstanceIngest {
       patient_birth_date: demographics.birthDate ?? null, patient_sex: demographics.sex ?? null,
       patient_dicom_id: demographics.patientId ?? null, issuer_of_patient_id: demographics.issuerOfPatientId ?? null,
       ...studyQueryColumns(instance),
-    }).returning('id');
-    return id as string;
+    }).returning(STUDY_COLUMNS) as StudyRow[];
+    studies.set(record.StudyInstanceUID, created!);
+    return created!;
   }
 
-  private async series(trx: Transaction, tenantId: string, studyId: string, instance: ParsedInstance): Promise<string> {
+  private async series(trx: Transaction, tenantId: string, studyId: string, instance: ParsedInstance, series: Map<string, SeriesRow>): Promise<string> {
     const record = instance.attributes;
-    const existing = await trx('imaging_series').where({ tenant_id: tenantId, series_uid: record.SeriesInstanceUID }).first('id', 'study_id');
+    const existing = series.get(record.SeriesInstanceUID);
     if (existing) {
       if (existing.study_id !== studyId) throw new Refusal(FailureReason.ProcessingFailure, `series ${record.SeriesInstanceUID} belongs to another study`);
       return existing.id;
     }
-    const [{ id }] = await trx('imaging_series').insert({
+    const [created] = await trx('imaging_series').insert({
       tenant_id: tenantId, study_id: studyId, series_uid: record.SeriesInstanceUID, modality: record.Modality ?? null,
       series_number: record.SeriesNumber ?? null, series_description: record.SeriesDescription ?? null,
       body_part_examined: record.BodyPartExamined ?? null, ...seriesQueryColumns(instance),
-    }).returning('id');
-    return id as string;
+    }).returning(SERIES_COLUMNS) as SeriesRow[];
+    series.set(record.SeriesInstanceUID, created!);
+    return created!.id;
   }
 
-  private async complete(trx: Transaction, caller: IngestCaller, registered: Registered): Promise<void> {
-    const { tenantId } = caller;
-    const marked = await trx('imaging_objects').where({ tenant_id: tenantId, id: registered.objectId, status: 'CREATING' })
-      .update({ status: 'CREATED', storage_uri: registered.blobKey });
-    if (marked > 0) {
-      await trx('imaging_series').where({ tenant_id: tenantId, id: registered.seriesId }).increment('number_of_instances', 1);
-      await refreshStudyAggregates(trx, tenantId, registered.studyId);
+  /** Marks the objects CREATED that still name the blob written for them; true for each that did. */
+  private async complete(trx: Transaction, tenantId: string, items: Completion[]): Promise<boolean[]> {
+    for (const studyUid of [...new Set(items.map((item) => item.studyUid))].sort()) await lockStudy(trx, tenantId, studyUid);
+    const { rows: marked } = await trx.raw(`update imaging_objects o set status = 'CREATED'
+      from unnest(?::uuid[], ?::text[]) as written (id, blob_key)
+      where o.tenant_id = ? and o.id = written.id and o.storage_uri = written.blob_key and o.status = 'CREATING'
+      returning o.id, o.series_id`, [items.map((item) => item.objectId), items.map((item) => item.blobKey), tenantId]) as { rows: { id: string; series_id: string }[] };
+    if (marked.length > 0) {
+      const added = new Map<string, number>();
+      for (const { series_id: seriesId } of marked) added.set(seriesId, (added.get(seriesId) ?? 0) + 1);
+      await trx.raw(`update imaging_series se set number_of_instances = se.number_of_instances + added.count
+        from unnest(?::uuid[], ?::integer[]) as added (id, count) where se.tenant_id = ? and se.id = added.id`, [[...added.keys()], [...added.values()], tenantId]);
     }
-    await this.audit.recordInTransaction(trx, {
-      ...caller.audit, tenantId, eventType: 'DICOM_STORE', resourceType: 'ImagingStudy', resourceId: registered.studyId, outcome: 'SUCCESS',
-    });
+    const markedIds = new Set(marked.map((row) => row.id));
+    const completed = items.filter((item) => markedIds.has(item.objectId));
+    await refreshStudyAggregates(trx, tenantId, [...new Set(completed.map((item) => item.studyId))]);
+    await this.audit.recordInTransaction(trx, completed.map((item) => ({
+      ...item.caller.audit, tenantId, eventType: 'DICOM_STORE', resourceType: 'ImagingStudy', resourceId: item.studyId, outcome: 'SUCCESS' as const,
+    })));
+    return items.map((item) => markedIds.has(item.objectId));
   }
+}
+
+function byKey<Row, K extends keyof Row>(rows: Row[], key: K): Map<Row[K], Row> {
+  return new Map(rows.map((row) => [row[key], row]));
 }
 
 /** The demographics a study's instance carries, for patient linking. */

@@ -35,6 +35,8 @@ export interface MultipartPart {
   open(): Readable;
   /** Deletes the temporary file now rather than when the iteration ends; safe to call more than once. */
   remove(): Promise<void>;
+  /** Keeps the temporary file when the iteration ends, for work that outlasts the loop: the caller is to remove() it. */
+  retain(): void;
 }
 
 export interface MultipartOptions {
@@ -53,7 +55,7 @@ export interface MultipartOptions {
  * Iterating throws HttpError 400 for a malformed, truncated or interrupted body or one without a
  * part, 413 for a part over `maxPartBytes`; the parts that were complete before the failure are
  * yielded first. Every temporary file is deleted when the iteration ends, however it ends, so a
- * part's file is only to be used inside the loop. Once the parts are read (or the iteration
+ * part's file is only to be used inside the loop, unless the part is retained. Once the parts are read (or the iteration
  * stopped early), the rest of the body is read and discarded, so the client gets the answer.
  */
 export function readMultipartRelated(body: Readable, contentType: string | undefined, options: MultipartOptions): AsyncIterable<MultipartPart> {
@@ -86,7 +88,7 @@ function isAcceptableBoundary(boundary: string): boolean {
 async function* spoolParts(body: Readable, scanner: MultipartScanner, options: MultipartOptions): AsyncGenerator<MultipartPart, void, undefined> {
   const source = new BodyChunks(body);
   const handoff = new Handoff<MultipartPart>();
-  const spooled: MultipartPart[] = [];
+  const spooled = new Set<MultipartPart>();
   const producing = produceParts(source, scanner, options, handoff, spooled);
   try {
     for (;;) {
@@ -99,7 +101,7 @@ async function* spoolParts(body: Readable, scanner: MultipartScanner, options: M
     handoff.cancel();
     source.cancel();
     await producing;
-    await Promise.all(spooled.map((part) => part.remove()));
+    await Promise.all([...spooled].map((part) => part.remove()));
   }
 }
 
@@ -109,7 +111,7 @@ async function produceParts(
   scanner: MultipartScanner,
   options: MultipartOptions,
   handoff: Handoff<MultipartPart>,
-  spooled: MultipartPart[],
+  spooled: Set<MultipartPart>,
 ): Promise<void> {
   let current: { number: number; headers: Record<string, string>; file: SpoolFile } | undefined;
   try {
@@ -128,8 +130,8 @@ async function produceParts(
         } else {
           const { number, headers, file } = current!;
           current = undefined;
-          const part = spooledPart(number, headers, await file.finish());
-          spooled.push(part);
+          const part = spooledPart(number, headers, await file.finish(), () => spooled.delete(part));
+          spooled.add(part);
           if (!(await handoff.give(part))) return;
         }
       }
@@ -145,7 +147,7 @@ async function produceParts(
   }
 }
 
-function spooledPart(number: number, headers: Record<string, string>, file: SpooledFile): MultipartPart {
+function spooledPart(number: number, headers: Record<string, string>, file: SpooledFile, retain: () => void): MultipartPart {
   const contentType = headers['content-type'];
   const media = contentType === undefined ? { type: DICOM_MEDIA_TYPE, parameters: {} } : parseMediaType(contentType);
   let removal: Promise<void> | undefined;
@@ -160,5 +162,6 @@ function spooledPart(number: number, headers: Record<string, string>, file: Spoo
     sha256: file.sha256,
     open: () => createReadStream(file.path),
     remove: () => (removal ??= removeSpooledFile(file.path)),
+    retain,
   };
 }

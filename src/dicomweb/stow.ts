@@ -1,6 +1,7 @@
 // STOW-RS (PS3.18 10.5): POST /studies and /studies/{study} with a multipart/related body of
-// application/dicom parts. Each part is spooled, parsed once and stored as it arrives; the answer
-// lists what was stored and what failed, with the PS3.7 failure reason of each failure.
+// application/dicom parts. Each part is spooled, parsed once and stored as it arrives, while the
+// next ones arrive; the answer, once every part is stored or refused, lists what was stored and
+// what failed, with the PS3.7 failure reason of each failure.
 //
 // Policies a client should know (also in README and the conformance statement):
 // - the same bytes sent again under a stored SOP Instance UID succeed (nothing changes);
@@ -25,6 +26,12 @@ type PartOutcome =
   | { stored: StoredReference }
   | { failed: FailedReference; message: string };
 
+/**
+ * Parts being stored at once: their rows share transactions (src/dicomweb/ingest.ts), and
+ * receiving the next parts overlaps with storing these.
+ */
+const PARTS_IN_FLIGHT = 16;
+
 /** How many failure messages are repeated as Warning header fields. */
 const MAX_WARNINGS = 10;
 
@@ -34,17 +41,31 @@ export function stowRoutes(services: DicomwebServices): Router {
     const studyInUrl = req.params.study === undefined ? undefined : uidParam(req, 'study');
     expectDicomJsonAccepted(acceptedMediaRanges(req), 'the Store Instances Response');
     const caller = imagingCaller(req);
-    const outcomes: PartOutcome[] = [];
+    const storing: Promise<PartOutcome>[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let brokenOff: HttpError | undefined;
     try {
       const parts = readMultipartRelated(req, req.get('content-type'), { tempDir: services.tempDir, maxPartBytes: services.maxInstanceBytes });
       for await (const part of parts) {
-        const outcome = await storePart(services, caller, part, studyInUrl);
-        if ('failed' in outcome) await auditFailure(services, caller, part, outcome);
-        outcomes.push(outcome);
+        part.retain();
+        const outcome = storePart(services, caller, part, studyInUrl).finally(() => part.remove());
+        storing.push(outcome);
+        const settled = outcome.then(() => undefined, () => undefined);
+        inFlight.add(settled);
+        void settled.then(() => inFlight.delete(settled));
+        while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
       }
     } catch (error) {
-      if (!(error instanceof HttpError) || !outcomes.some((outcome) => 'stored' in outcome)) throw error;
-      outcomes.push({ failed: { failureReason: FailureReason.CannotUnderstand }, message: `the rest of the body could not be read: ${error.message}` });
+      if (!(error instanceof HttpError)) {
+        await Promise.allSettled(storing);
+        throw error;
+      }
+      brokenOff = error;
+    }
+    const outcomes = await everyOutcome(storing);
+    if (brokenOff) {
+      if (!outcomes.some((outcome) => 'stored' in outcome)) throw brokenOff;
+      outcomes.push({ failed: { failureReason: FailureReason.CannotUnderstand }, message: `the rest of the body could not be read: ${brokenOff.message}` });
     }
     if (outcomes.length === 0) throw new HttpError(400, 'invalid', 'the multipart body has no part');
     answer(services, res, outcomes);
@@ -52,7 +73,22 @@ export function stowRoutes(services: DicomwebServices): Router {
   return router;
 }
 
+/** The outcomes once every part is done; the first unexpected error, if any, once they all are. */
+async function everyOutcome(storing: Promise<PartOutcome>[]): Promise<PartOutcome[]> {
+  const settled = await Promise.allSettled(storing);
+  const failure = settled.find((result) => result.status === 'rejected');
+  if (failure) throw failure.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<PartOutcome>).value);
+}
+
+/** A failure is audited as it is answered. */
 async function storePart(services: DicomwebServices, caller: IngestCaller, part: MultipartPart, studyInUrl: string | undefined): Promise<PartOutcome> {
+  const outcome = await storeOrRefuse(services, caller, part, studyInUrl);
+  if ('failed' in outcome) await auditFailure(services, caller, part, outcome);
+  return outcome;
+}
+
+async function storeOrRefuse(services: DicomwebServices, caller: IngestCaller, part: MultipartPart, studyInUrl: string | undefined): Promise<PartOutcome> {
   if (part.mediaType !== DICOM_MEDIA_TYPE) {
     return { failed: { failureReason: FailureReason.CannotUnderstand }, message: `part ${part.number} is ${part.mediaType}, not ${DICOM_MEDIA_TYPE}` };
   }

@@ -8,11 +8,12 @@ export async function lockStudy(trx: Transaction, tenantId: string, studyUid: st
   await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`${tenantId}|study|${studyUid}`]);
 }
 
-export async function refreshStudyAggregates(trx: Transaction, tenantId: string, studyId: string): Promise<void> {
+export async function refreshStudyAggregates(trx: Transaction, tenantId: string, studyIds: string[]): Promise<void> {
+  if (studyIds.length === 0) return;
   await trx.raw(`update imaging_studies s set
       number_of_instances = (select coalesce(sum(se.number_of_instances), 0) from imaging_series se where se.tenant_id = s.tenant_id and se.study_id = s.id),
       number_of_series = (select count(*) from imaging_series se where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0),
       modalities_in_study = coalesce((select array_agg(distinct se.modality order by se.modality) from imaging_series se
         where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0 and se.modality is not null), '{}')
-    where s.tenant_id = ? and s.id = ?`, [tenantId, studyId]);
+    where s.tenant_id = ? and s.id = any(?::uuid[])`, [tenantId, studyIds]);
 }
