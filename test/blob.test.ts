@@ -95,6 +95,12 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return items;
 }
 
+function writtenFile(bytes: Buffer): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-blob-file-')), 'blob');
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
 /** A source that delivers `bytesBeforeFailure` bytes and then errors, like a dropped upload connection. */
 function failingSource(bytesBeforeFailure: number): Readable {
   return Readable.from((function* () {
@@ -110,6 +116,18 @@ function behavesLikeABlobStore(store: () => BlobStore): void {
     const result = await store().put('t/one/small', small, { contentType: 'application/dicom' });
     assert.deepEqual(result, { size: small.length, sha256: createHash('sha256').update(small).digest('hex') });
     assert.deepEqual(await readAll(await store().get('t/one/small')), small);
+  });
+
+  it('stores a local file with putFile; the file stays as it was, and removing it keeps the blob', async () => {
+    const file = writtenFile(small);
+    await store().putFile('t/file/received', file, { contentType: 'application/dicom' });
+    assert.deepEqual(fs.readFileSync(file), small);
+    fs.rmSync(path.dirname(file), { recursive: true });
+    assert.deepEqual(await readAll(await store().get('t/file/received')), small);
+    const replacement = writtenFile(Buffer.from('replaced'));
+    await store().putFile('t/file/received', replacement);
+    fs.rmSync(path.dirname(replacement), { recursive: true });
+    assert.deepEqual(await readAll(await store().get('t/file/received')), Buffer.from('replaced'), 'an existing key is overwritten, as put does');
   });
 
   it('streams a ~20 MB body through put and get without holding it in one Buffer', async () => {

@@ -174,7 +174,7 @@ describe('DICOM ingest', function () {
 
   it('takes over an instance that a crash left CREATING, and removes the blob it named', async () => {
     const instance = await parseInstanceFile(CT_SMALL);
-    const full: BlobStore = Object.assign(Object.create(app.services.blobs), { put: async () => { throw new Error('no space left on device'); } });
+    const full: BlobStore = Object.assign(Object.create(app.services.blobs), { putFile: async () => { throw new Error('no space left on device'); } });
     await assert.rejects(new InstanceIngest(app.services.db, full, app.services.audit).store(caller, instance, fileOf(CT_SMALL)), /no space left/);
     const [left] = await rows('imaging_objects', { sop_instance_uid: instance.attributes.SOPInstanceUID });
     assert.equal(left!.status, 'CREATING');

@@ -1,5 +1,6 @@
 // BlobStore on the local file system: one file per key under a root directory, written atomically.
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -52,6 +53,35 @@ export class FsBlobStore implements BlobStore {
     return digester.digest();
   }
 
+  /** A hard link, made durable: no byte is copied when `file` is on this store's file system. */
+  async putFile(key: string, file: string): Promise<void> {
+    assertValidKey(key);
+    const target = this.pathOf(key);
+    const directory = path.dirname(target);
+    const temporary = `${target}${TEMP_MARKER}${randomBytes(8).toString('hex')}`;
+    await fsp.mkdir(directory, { recursive: true });
+    const source = await fsp.open(file, 'r');
+    try {
+      await source.sync(); // its bytes are on disk before a name of the store points at them
+    } finally {
+      await source.close();
+    }
+    try {
+      await fsp.link(file, temporary);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      await this.put(key, createReadStream(file)); // another file system: copied
+      return;
+    }
+    try {
+      await fsp.rename(temporary, target);
+    } catch (error) {
+      await fsp.rm(temporary, { force: true });
+      throw error;
+    }
+    await syncDirectory(directory);
+  }
+
   async get(key: string, range?: BlobRange): Promise<Readable> {
     assertValidKey(key);
     assertValidRange(range);
@@ -62,15 +92,19 @@ export class FsBlobStore implements BlobStore {
       if (isMissing(error)) throw new BlobNotFoundError(key);
       throw error;
     }
+    let length: number;
     try {
       const stats = await file.stat();
       if (!stats.isFile()) throw new BlobNotFoundError(key);
       if (range && range.start >= stats.size) throw new BlobRangeNotSatisfiableError(key, range.start);
+      length = Math.min(stats.size - 1, range?.end ?? Infinity) - (range?.start ?? 0) + 1;
     } catch (error) {
       await file.close();
       throw error;
     }
-    return file.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK_BYTES });
+    // Each read fills a buffer of highWaterMark bytes: no larger than what there is to read.
+    const highWaterMark = Math.max(1, Math.min(READ_CHUNK_BYTES, length));
+    return file.createReadStream({ start: range?.start, end: range?.end, highWaterMark });
   }
 
   async head(key: string): Promise<BlobHead | undefined> {

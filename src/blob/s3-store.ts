@@ -6,6 +6,7 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Digester } from './digester.ts';
 import { BlobNotFoundError, BlobRangeNotSatisfiableError } from './errors.ts';
@@ -47,6 +48,10 @@ export class S3BlobStore implements BlobStore {
     this.pageSize = options.pageSize ?? 1000;
     this.partSize = options.partSize ?? 8 * MIB;
     this.partsInFlight = options.partsInFlight ?? 3;
+  }
+
+  async putFile(key: string, file: string, options: PutOptions = {}): Promise<void> {
+    await this.put(key, createReadStream(file), options);
   }
 
   async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<PutResult> {

@@ -21,7 +21,6 @@
 // already holds other bytes) leaves nothing behind and is reported with a PS3.7 status code as
 // the instance's FailureReason.
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import type { AuditLog, AuditEvent } from '../audit/index.ts';
 import type { BlobStore } from '../blob/index.ts';
 import { GroupCommit } from '../db/group-commit.ts';
@@ -101,7 +100,7 @@ export class InstanceIngest {
     const registered = await this.registrations.submit(caller.tenantId, { instance, file });
     if (registered.outcome === 'refused') return { stored: false, reason: registered.reason, message: registered.message };
     if (registered.outcome === 'already-stored') return { stored: true, objectId: registered.objectId, alreadyStored: true };
-    await this.blobs.put(registered.blobKey, fs.createReadStream(file.path), { contentType: 'application/dicom' });
+    await this.blobs.putFile(registered.blobKey, file.path, { contentType: 'application/dicom' });
     const completed = await this.completions.submit(caller.tenantId, { ...registered, caller });
     if (!completed) {
       await this.removeUnnamedBlob(registered.blobKey);
