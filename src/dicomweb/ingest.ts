@@ -26,6 +26,7 @@ import type { AuditLog, AuditEvent } from '../audit/index.ts';
 import type { BlobStore } from '../blob/index.ts';
 import { GroupCommit } from '../db/group-commit.ts';
 import type { Database, Transaction } from '../db/index.ts';
+import { prepared } from '../db/prepared.ts';
 import { FailureReason, type CodedConcept, type ParsedInstance } from '../dicom/index.ts';
 import type { MultipartPart } from './multipart.ts';
 import { PatientLinkError, isoDate, linkPatient, type DicomDemographics } from './patient-link.ts';
@@ -141,11 +142,11 @@ export class InstanceIngest {
   private async register(trx: Transaction, tenantId: string, items: Registration[]): Promise<Registered[]> {
     const records = items.map(({ instance }) => instance.attributes);
     const studies = await this.studiesOf(trx, tenantId, [...new Set(records.map((record) => record.StudyInstanceUID))]);
-    const series = byKey(await trx('imaging_series').where({ tenant_id: tenantId })
-      .whereIn('series_uid', [...new Set(records.map((record) => record.SeriesInstanceUID))]).select(SERIES_COLUMNS) as SeriesRow[], 'series_uid');
-    const objects = byKey(await trx('imaging_objects').where({ tenant_id: tenantId })
-      .whereIn('sop_instance_uid', records.map((record) => record.SOPInstanceUID))
-      .select('id', 'status', 'hash', 'series_id', 'sop_instance_uid', 'storage_uri') as ObjectRow[], 'sop_instance_uid');
+    const series = byKey(await prepared(trx('imaging_series').where({ tenant_id: tenantId })
+      .whereRaw('series_uid = any(?)', [[...new Set(records.map((record) => record.SeriesInstanceUID))]]).select(SERIES_COLUMNS)) as SeriesRow[], 'series_uid');
+    const objects = byKey(await prepared(trx('imaging_objects').where({ tenant_id: tenantId })
+      .whereRaw('sop_instance_uid = any(?)', [records.map((record) => record.SOPInstanceUID)])
+      .select('id', 'status', 'hash', 'series_id', 'sop_instance_uid', 'storage_uri')) as ObjectRow[], 'sop_instance_uid');
 
     const results: Registered[] = [];
     const inserts: { index: number; columns: Record<string, unknown> }[] = [];
@@ -209,7 +210,7 @@ export class InstanceIngest {
    * it meanwhile, the batch's references to it fail and its items are registered again one by one.
    */
   private async studiesOf(trx: Transaction, tenantId: string, studyUids: string[]): Promise<Map<string, StudyRow>> {
-    const select = (uids: string[]) => trx('imaging_studies').where({ tenant_id: tenantId }).whereIn('study_uid', uids).select(STUDY_COLUMNS) as Promise<StudyRow[]>;
+    const select = (uids: string[]) => prepared(trx('imaging_studies').where({ tenant_id: tenantId }).whereRaw('study_uid = any(?)', [uids]).select(STUDY_COLUMNS)) as unknown as Promise<StudyRow[]>;
     const studies = byKey(await select(studyUids), 'study_uid');
     const missing = studyUids.filter((uid) => !studies.has(uid)).sort();
     if (missing.length > 0) {
@@ -272,15 +273,15 @@ export class InstanceIngest {
   /** Marks the objects CREATED that still name the blob written for them; true for each that did. */
   private async complete(trx: Transaction, tenantId: string, items: Completion[]): Promise<boolean[]> {
     for (const studyUid of [...new Set(items.map((item) => item.studyUid))].sort()) await lockStudy(trx, tenantId, studyUid);
-    const { rows: marked } = await trx.raw(`update imaging_objects o set status = 'CREATED'
+    const { rows: marked } = await prepared(trx.raw(`update imaging_objects o set status = 'CREATED'
       from unnest(?::uuid[], ?::text[]) as written (id, blob_key)
       where o.tenant_id = ? and o.id = written.id and o.storage_uri = written.blob_key and o.status = 'CREATING'
-      returning o.id, o.series_id`, [items.map((item) => item.objectId), items.map((item) => item.blobKey), tenantId]) as { rows: { id: string; series_id: string }[] };
+      returning o.id, o.series_id`, [items.map((item) => item.objectId), items.map((item) => item.blobKey), tenantId])) as { rows: { id: string; series_id: string }[] };
     if (marked.length > 0) {
       const added = new Map<string, number>();
       for (const { series_id: seriesId } of marked) added.set(seriesId, (added.get(seriesId) ?? 0) + 1);
-      await trx.raw(`update imaging_series se set number_of_instances = se.number_of_instances + added.count
-        from unnest(?::uuid[], ?::integer[]) as added (id, count) where se.tenant_id = ? and se.id = added.id`, [[...added.keys()], [...added.values()], tenantId]);
+      await prepared(trx.raw(`update imaging_series se set number_of_instances = se.number_of_instances + added.count
+        from unnest(?::uuid[], ?::integer[]) as added (id, count) where se.tenant_id = ? and se.id = added.id`, [[...added.keys()], [...added.values()], tenantId]));
     }
     const markedIds = new Set(marked.map((row) => row.id));
     const completed = items.filter((item) => markedIds.has(item.objectId));

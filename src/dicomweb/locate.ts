@@ -1,6 +1,7 @@
 // The stored instances a WADO-RS / DELETE resource path names: one indexed query, CREATED objects
 // only (an object still being stored is not there yet), in study, series and instance order.
 import type { Transaction } from '../db/index.ts';
+import { prepared } from '../db/prepared.ts';
 import type { DicomJsonDataSet, Frame, BulkDataLocation } from '../dicom/index.ts';
 import type { PixelDescription } from '../dicom/transcode-codecs.ts';
 import { notFound } from '../http/errors.ts';
@@ -68,7 +69,7 @@ export async function locateInstances(trx: Transaction, tenantId: string, path: 
     .orderBy([{ column: 'se.series_number', nulls: 'last' }, 'se.series_uid', { column: 'o.instance_number', nulls: 'last' }, 'o.sop_instance_uid']);
   if (path.series) query.where('se.series_uid', path.series);
   if (path.instance) query.where('o.sop_instance_uid', path.instance);
-  const rows = (await query) as (StoredInstance & Partial<PixelColumns>)[];
+  const rows = (await prepared(query)) as (StoredInstance & Partial<PixelColumns>)[];
   if (rows.length === 0) throw notFound(`no stored ${describe(path)}`);
   return rows.map((row) => {
     const instance = { ...row, byteSize: Number(row.byteSize) };

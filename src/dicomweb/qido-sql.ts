@@ -16,6 +16,7 @@
 //   limit 102
 import type { Knex } from 'knex';
 import type { Transaction } from '../db/index.ts';
+import { prepared } from '../db/prepared.ts';
 import { attributeNamed, ANATOMICAL_ORIENTATION_TYPE, LEVELS, PATIENT_GROUP, UPPER_LEVEL_TAGS, DEPTH, type QueryLevel } from './qido-attributes.ts';
 import { INSTANCE, MODEL, SERIES, STUDY } from './qido-model.ts';
 import type { QidoSearch, QidoTarget } from './qido-request.ts';
@@ -148,15 +149,15 @@ export function qidoQuery(trx: Transaction, tenantId: string, search: QidoSearch
         ...(level !== 'study' ? ['se.series_uid as seriesUid'] : []),
         ...(level === 'instance' ? ['o.sop_instance_uid as sopInstanceUid'] : []),
       ];
-      return matching(trx, tenantId, search)
+      return prepared(matching(trx, tenantId, search)
         .select(columns)
         .select(trx.raw(`${json.sql} as json`, json.bindings as Knex.RawBinding[]))
         .orderByRaw(order(search.target).join(', '))
         .limit(limit)
-        .offset(search.offset) as unknown as Knex.QueryBuilder<Record<string, unknown>, QidoRow[]>;
+        .offset(search.offset)) as unknown as Knex.QueryBuilder<Record<string, unknown>, QidoRow[]>;
     },
     async count() {
-      const [row] = await matching(trx, tenantId, search).count({ count: '*' });
+      const [row] = await prepared(matching(trx, tenantId, search).count({ count: '*' }));
       return Number(row!.count);
     },
   };
