@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config/index.ts';
+import { prepared } from '../src/db/prepared.ts';
 import { openDatabase } from '../src/db/index.ts';
 import { ownerClient, testDatabaseUrl } from './support/database.ts';
 
@@ -34,6 +35,13 @@ describe('scoped transactions', () => {
         db.tenant(tenantId, async (trx) => (await trx.raw('show synchronous_commit')).rows[0].synchronous_commit, options);
       assert.equal(await commitSetting({ durable: false }), 'off', 'a non-durable transaction commits without waiting for the flush');
       assert.equal(await commitSetting(), 'on', 'the setting ends with its transaction; the default is durable');
+
+      const named = await db.tenant(tenantId, async (trx) => {
+        for (const value of [1, 2]) assert.deepEqual((await prepared(trx.raw('select ?::int + 1 as next', [value]))).rows, [{ next: value + 1 }]);
+        return (await trx.raw("select name, statement from pg_prepared_statements where name like 'cusp\\_%'")).rows;
+      });
+      assert.equal(named.length, 1, 'a prepared query is one named statement on its connection, whatever its values');
+      assert.match(named[0].statement, /select \$1::int \+ 1 as next/);
     } finally {
       await db.close();
     }
