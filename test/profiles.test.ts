@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ENCOUNTER_TYPE } from '../src/fhir/mappings/encounter.ts';
+import { BODY_PART_SYSTEM, TOOTH_EXTENSION } from '../src/fhir/mappings/imaging-study.ts';
 import { LOCATION_TYPE } from '../src/fhir/mappings/location.ts';
 import { PERIO_CODES, PERIO_SITE, PERIO_SITE_EXTENSION } from '../src/fhir/mappings/observation.ts';
 import { PAYER_TYPE, TENANT_TYPE } from '../src/fhir/mappings/organization.ts';
@@ -24,7 +25,23 @@ const CODE_SYSTEMS: Record<string, readonly string[]> = {
 describe('profiles/', () => {
   it('every CodeSystem file is one a mapping writes', () => {
     const files = fs.readdirSync(PROFILES).filter((file) => file.startsWith('CodeSystem-'));
-    assert.deepEqual(files.sort(), Object.keys(CODE_SYSTEMS).sort());
+    assert.deepEqual(files.sort(), [...Object.keys(CODE_SYSTEMS), 'CodeSystem-dicom-body-part-examined.json'].sort());
+  });
+
+  it('CodeSystem-dicom-body-part-examined.json is the valid, open-ended system of ImagingStudy.series.bodySite', () => {
+    const codeSystem = load('CodeSystem-dicom-body-part-examined.json');
+    validateResource(codeSystem);
+    assert.equal(codeSystem.url, BODY_PART_SYSTEM);
+    assert.equal(codeSystem.content, 'not-present', 'its codes are whatever devices send');
+  });
+
+  it('StructureDefinition-imaging-instance-tooth.json is a valid, repeatable extension on ImagingStudy.series.instance', () => {
+    const definition = load('StructureDefinition-imaging-instance-tooth.json');
+    validateResource(definition);
+    assert.equal(definition.url, TOOTH_EXTENSION);
+    assert.deepEqual(definition.context, [{ type: 'element', expression: 'ImagingStudy.series.instance' }]);
+    const root = definition.differential.element.find((element: { id: string }) => element.id === 'Extension');
+    assert.equal(root.max, '*', 'an instance may depict several teeth');
   });
 
   for (const [file, codes] of Object.entries(CODE_SYSTEMS)) {
