@@ -37,7 +37,7 @@ describe('scoped transactions', () => {
       assert.equal(await commitSetting(), 'on', 'the setting ends with its transaction; the default is durable');
 
       const named = await db.tenant(tenantId, async (trx) => {
-        for (const value of [1, 2]) assert.deepEqual((await prepared(trx.raw('select ?::int + 1 as next', [value]))).rows, [{ next: value + 1 }]);
+        for (const value of [1, 2]) assert.deepEqual((await prepared(trx.raw('select ?::int + 1 as next', [value]), 'test next')).rows, [{ next: value + 1 }]);
         return (await trx.raw("select name, statement from pg_prepared_statements where name like 'cusp\\_%'")).rows;
       });
       assert.equal(named.length, 1, 'a prepared query is one named statement on its connection, whatever its values');

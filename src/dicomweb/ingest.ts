@@ -143,10 +143,10 @@ export class InstanceIngest {
     const records = items.map(({ instance }) => instance.attributes);
     const studies = await this.studiesOf(trx, tenantId, [...new Set(records.map((record) => record.StudyInstanceUID))]);
     const series = byKey(await prepared(trx('imaging_series').where({ tenant_id: tenantId })
-      .whereRaw('series_uid = any(?)', [[...new Set(records.map((record) => record.SeriesInstanceUID))]]).select(SERIES_COLUMNS)) as SeriesRow[], 'series_uid');
+      .whereRaw('series_uid = any(?)', [[...new Set(records.map((record) => record.SeriesInstanceUID))]]).select(SERIES_COLUMNS), 'ingest series by uid') as SeriesRow[], 'series_uid');
     const objects = byKey(await prepared(trx('imaging_objects').where({ tenant_id: tenantId })
       .whereRaw('sop_instance_uid = any(?)', [records.map((record) => record.SOPInstanceUID)])
-      .select('id', 'status', 'hash', 'series_id', 'sop_instance_uid', 'storage_uri')) as ObjectRow[], 'sop_instance_uid');
+      .select('id', 'status', 'hash', 'series_id', 'sop_instance_uid', 'storage_uri'), 'ingest objects by uid') as ObjectRow[], 'sop_instance_uid');
 
     const results: Registered[] = [];
     const inserts: { index: number; columns: Record<string, unknown> }[] = [];
@@ -210,7 +210,7 @@ export class InstanceIngest {
    * it meanwhile, the batch's references to it fail and its items are registered again one by one.
    */
   private async studiesOf(trx: Transaction, tenantId: string, studyUids: string[]): Promise<Map<string, StudyRow>> {
-    const select = (uids: string[]) => prepared(trx('imaging_studies').where({ tenant_id: tenantId }).whereRaw('study_uid = any(?)', [uids]).select(STUDY_COLUMNS)) as unknown as Promise<StudyRow[]>;
+    const select = (uids: string[]) => prepared(trx('imaging_studies').where({ tenant_id: tenantId }).whereRaw('study_uid = any(?)', [uids]).select(STUDY_COLUMNS), 'ingest studies by uid') as unknown as Promise<StudyRow[]>;
     const studies = byKey(await select(studyUids), 'study_uid');
     const missing = studyUids.filter((uid) => !studies.has(uid)).sort();
     if (missing.length > 0) {
@@ -273,15 +273,11 @@ export class InstanceIngest {
   /** Marks the objects CREATED that still name the blob written for them; true for each that did. */
   private async complete(trx: Transaction, tenantId: string, items: Completion[]): Promise<boolean[]> {
     for (const studyUid of [...new Set(items.map((item) => item.studyUid))].sort()) await lockStudy(trx, tenantId, studyUid);
-    const { rows: marked } = await prepared(trx.raw(`update imaging_objects o set status = 'CREATED'
-      from unnest(?::uuid[], ?::text[]) as written (id, blob_key)
-      where o.tenant_id = ? and o.id = written.id and o.storage_uri = written.blob_key and o.status = 'CREATING'
-      returning o.id, o.series_id`, [items.map((item) => item.objectId), items.map((item) => item.blobKey), tenantId])) as { rows: { id: string; series_id: string }[] };
+    const { rows: marked } = await prepared(trx.raw(MARK_CREATED, [items.map((item) => item.objectId), items.map((item) => item.blobKey), tenantId]), MARK_CREATED) as { rows: { id: string; series_id: string }[] };
     if (marked.length > 0) {
       const added = new Map<string, number>();
       for (const { series_id: seriesId } of marked) added.set(seriesId, (added.get(seriesId) ?? 0) + 1);
-      await prepared(trx.raw(`update imaging_series se set number_of_instances = se.number_of_instances + added.count
-        from unnest(?::uuid[], ?::integer[]) as added (id, count) where se.tenant_id = ? and se.id = added.id`, [[...added.keys()], [...added.values()], tenantId]));
+      await prepared(trx.raw(COUNT_INTO_SERIES, [[...added.keys()], [...added.values()], tenantId]), COUNT_INTO_SERIES);
     }
     const markedIds = new Set(marked.map((row) => row.id));
     const completed = items.filter((item) => markedIds.has(item.objectId));
@@ -292,6 +288,15 @@ export class InstanceIngest {
     return items.map((item) => markedIds.has(item.objectId));
   }
 }
+
+/** The objects that still name the blob written for them become CREATED. */
+const MARK_CREATED = `update imaging_objects o set status = 'CREATED'
+  from unnest(?::uuid[], ?::text[]) as written (id, blob_key)
+  where o.tenant_id = ? and o.id = written.id and o.storage_uri = written.blob_key and o.status = 'CREATING'
+  returning o.id, o.series_id`;
+
+const COUNT_INTO_SERIES = `update imaging_series se set number_of_instances = se.number_of_instances + added.count
+  from unnest(?::uuid[], ?::integer[]) as added (id, count) where se.tenant_id = ? and se.id = added.id`;
 
 function byKey<Row, K extends keyof Row>(rows: Row[], key: K): Map<Row[K], Row> {
   return new Map(rows.map((row) => [row[key], row]));

@@ -69,7 +69,8 @@ export async function locateInstances(trx: Transaction, tenantId: string, path: 
     .orderBy([{ column: 'se.series_number', nulls: 'last' }, 'se.series_uid', { column: 'o.instance_number', nulls: 'last' }, 'o.sop_instance_uid']);
   if (path.series) query.where('se.series_uid', path.series);
   if (path.instance) query.where('o.sop_instance_uid', path.instance);
-  const rows = (await prepared(query)) as (StoredInstance & Partial<PixelColumns>)[];
+  const shape = `locate ${path.series ? 'series' : ''} ${path.instance ? 'instance' : ''} ${options.withMetadata ? 'metadata' : ''} ${options.withPixelDescription ? 'pixels' : ''}`;
+  const rows = (await prepared(query, shape)) as (StoredInstance & Partial<PixelColumns>)[];
   if (rows.length === 0) throw notFound(`no stored ${describe(path)}`);
   return rows.map((row) => {
     const instance = { ...row, byteSize: Number(row.byteSize) };

@@ -132,6 +132,11 @@ function matching(trx: Transaction, tenantId: string, search: QidoSearch): Knex.
   return query;
 }
 
+/** What the SQL text of matching() depends on. */
+function shape({ target, conditions }: QidoSearch): string {
+  return ['qido', target.level, target.study ? 'study' : '', target.series ? 'series' : '', ...conditions.map((condition) => condition.sql)].join('\n');
+}
+
 export interface QidoQuery {
   /** Up to `limit` results from the search's offset, in the default order (a query builder: await it). */
   results(limit: number): Knex.QueryBuilder<Record<string, unknown>, QidoRow[]>;
@@ -149,15 +154,16 @@ export function qidoQuery(trx: Transaction, tenantId: string, search: QidoSearch
         ...(level !== 'study' ? ['se.series_uid as seriesUid'] : []),
         ...(level === 'instance' ? ['o.sop_instance_uid as sopInstanceUid'] : []),
       ];
+      // knex leaves out OFFSET 0, so whether there is an offset is part of the shape.
       return prepared(matching(trx, tenantId, search)
         .select(columns)
         .select(trx.raw(`${json.sql} as json`, json.bindings as Knex.RawBinding[]))
         .orderByRaw(order(search.target).join(', '))
         .limit(limit)
-        .offset(search.offset)) as unknown as Knex.QueryBuilder<Record<string, unknown>, QidoRow[]>;
+        .offset(search.offset), `${shape(search)}\n${json.sql}\n${search.offset > 0 ? 'offset' : ''}`) as unknown as Knex.QueryBuilder<Record<string, unknown>, QidoRow[]>;
     },
     async count() {
-      const [row] = await prepared(matching(trx, tenantId, search).count({ count: '*' }));
+      const [row] = await prepared(matching(trx, tenantId, search).count({ count: '*' }), `${shape(search)}\ncount`);
       return Number(row!.count);
     },
   };

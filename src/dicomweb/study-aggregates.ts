@@ -11,10 +11,12 @@ export async function lockStudy(trx: Transaction, tenantId: string, studyUid: st
 
 export async function refreshStudyAggregates(trx: Transaction, tenantId: string, studyIds: string[]): Promise<void> {
   if (studyIds.length === 0) return;
-  await prepared(trx.raw(`update imaging_studies s set
+  await prepared(trx.raw(REFRESH_AGGREGATES, [tenantId, studyIds]), REFRESH_AGGREGATES);
+}
+
+const REFRESH_AGGREGATES = `update imaging_studies s set
       number_of_instances = (select coalesce(sum(se.number_of_instances), 0) from imaging_series se where se.tenant_id = s.tenant_id and se.study_id = s.id),
       number_of_series = (select count(*) from imaging_series se where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0),
       modalities_in_study = coalesce((select array_agg(distinct se.modality order by se.modality) from imaging_series se
         where se.tenant_id = s.tenant_id and se.study_id = s.id and se.number_of_instances > 0 and se.modality is not null), '{}')
-    where s.tenant_id = ? and s.id = any(?::uuid[])`, [tenantId, studyIds]));
-}
+    where s.tenant_id = ? and s.id = any(?::uuid[])`;
