@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +15,7 @@ import { parseInstanceFile, type DicomJsonAttribute, type DicomJsonDataSet, type
 import { decodeFrame, type PixelDescription } from '../src/dicom/transcode-codecs.ts';
 import { startTestApp, tenantWithToken, PUBLIC_BASE_URL, type TestApp } from './support/app.ts';
 import { ownerQuery } from './support/database.ts';
-import { dicomFilesIn, dicomwebClient, pydicomFile, storeFiles, syntheticStudy, PYDICOM, SYNTHETIC_MULTIFRAME } from './support/dicomweb.ts';
+import { dicomFilesIn, dicomwebClient, modifiedCopy, pydicomFile, storeFiles, syntheticStudy, PYDICOM, SYNTHETIC_MULTIFRAME } from './support/dicomweb.ts';
 import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
 
 const run = promisify(execFile);
@@ -594,15 +595,47 @@ describe('WADO-RS', function () {
   describe('dicomweb-client against a listening server', () => {
     let server: ListeningApp;
     let token: string;
+    let tenantId: string;
     const mr = pydicomFile('MR_small.dcm');
     const rle = pydicomFile('SC_rgb_rle_2frame.dcm');
     before(async () => {
       server = await startListeningApp();
-      let tenantId: string;
       ({ tenantId, token } = await listeningTenantWithToken(server, ['system/ImagingStudy.read']));
       await storeFiles(server.services, tenantId, [mr, rle, ...syntheticStudy('03-ct')]);
     });
     after(() => server.close());
+
+    it('stops a retrieval whose client goes away, leaving no blob open, and serves the next one', async () => {
+      // A study larger than what socket buffers hold: 8 copies of the 7.8 MB panoramic, one series.
+      const [panoramic] = syntheticStudy('02-px');
+      const copies = Array.from({ length: 8 }, (_, index) =>
+        modifiedCopy(panoramic!, `panoramic-copy-${index}.dcm`, '-m', `(0008,0018)=1.2.826.0.1.3680043.2.1143.7007.${index + 1}`));
+      for (const result of await storeFiles(server.services, tenantId, copies)) assert.ok(result.stored);
+      const blobRoot = path.join(server.services.config.dataDir, 'blobs');
+      const openBlobs = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(blobRoot);
+        } catch {
+          return false; // closed meanwhile
+        }
+      }).length;
+      const study = (await parseInstanceFile(panoramic!)).attributes.StudyInstanceUID;
+      const url = `${server.baseUrl}/dicomweb/studies/${study}`;
+      const headers = { authorization: `Bearer ${token}`, accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
+      const request = http.get(url, { headers });
+      request.on('error', () => undefined); // the reset this test makes
+      const response = await new Promise<http.IncomingMessage>((resolve) => request.once('response', resolve));
+      assert.equal(response.statusCode, 200);
+      response.pause(); // a client that stops reading: the server waits with a blob open
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok(openBlobs() > 0, 'mid-response, a blob is open');
+      request.destroy();
+      for (let waited = 0; openBlobs() > 0 && waited < 250; waited += 25) await new Promise((resolve) => setTimeout(resolve, 25));
+      assert.equal(openBlobs(), 0, 'the blobs are closed at once, not when collected as garbage');
+      const again = await fetch(url, { headers });
+      assert.equal(again.status, 200);
+      assert.ok(Buffer.from(await again.arrayBuffer()).length > copies.reduce((sum, file) => sum + fs.statSync(file).size, 0), 'the whole study, in parts');
+    });
 
     it('retrieveInstance, retrieveSeriesMetadata, retrieveInstanceFrames and retrieveBulkData', async () => {
       const client = await dicomwebClient(server.baseUrl, token);
