@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import type { Knex } from 'knex';
 import { loadConfig } from '../src/config/index.ts';
 import { prepared } from '../src/db/prepared.ts';
 import { openDatabase } from '../src/db/index.ts';
-import { ownerClient, testDatabaseUrl } from './support/database.ts';
+import { embedded, ownerClient, testDatabaseUrl } from './support/database.ts';
 
 describe('database roles', () => {
   it('the application roles are neither superusers nor able to bypass row-level security', async () => {
@@ -40,8 +41,31 @@ describe('scoped transactions', () => {
         for (const value of [1, 2]) assert.deepEqual((await prepared(trx.raw('select ?::int + 1 as next', [value]), 'test next')).rows, [{ next: value + 1 }]);
         return (await trx.raw("select name, statement from pg_prepared_statements where name like 'cusp\\_%'")).rows;
       });
-      assert.equal(named.length, 1, 'a prepared query is one named statement on its connection, whatever its values');
-      assert.match(named[0].statement, /select \$1::int \+ 1 as next/);
+      if (embedded) {
+        assert.deepEqual(named, [], 'PGlite serves every connection in one session: statements run unnamed, so names cannot collide');
+      } else {
+        assert.equal(named.length, 1, 'a prepared query is one named statement on its connection, whatever its values');
+        assert.match(named[0].statement, /select \$1::int \+ 1 as next/);
+      }
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('reader() runs each read in a tenant transaction of its own, on a connection it gives back, also after a failure', async () => {
+    const db = await openDatabase({ ...loadConfig({}), databaseUrl: testDatabaseUrl(), databasePoolSize: 1 }, { migrate: false });
+    try {
+      const tenantId = '5d2f1c0e-8a7b-4c3d-9e2f-1a0b9c8d7e6f';
+      const read = db.reader(tenantId);
+      const scope = (q: Knex) => q.select(q.raw('current_user as role'), q.raw('cusp_tenant_id() as tenant'), q.raw('txid_current() as txid'));
+      const [first] = await read<{ role: string; tenant: string; txid: number }>(scope, 'test reader scope');
+      assert.deepEqual([first!.role, first!.tenant], ['cusp_app', tenantId]);
+      await assert.rejects(read((q) => q.select(q.raw('1 / 0 as never')), 'test reader failure'), /division by zero/);
+      const [second] = await read<{ role: string; tenant: string; txid: number }>(scope, 'test reader scope');
+      assert.notEqual(second!.txid, first!.txid, 'a transaction per read');
+      const after = await db.platform((trx) => trx.raw('select current_user as role, cusp_tenant_id() as tenant'));
+      assert.deepEqual(after.rows, [{ role: 'cusp_platform', tenant: null }], 'the one pooled connection came back, its settings gone with the transaction');
+      assert.throws(() => db.reader('not a tenant'), /invalid tenant id/);
     } finally {
       await db.close();
     }

@@ -7,7 +7,8 @@ import pg from 'pg';
 import type { Config } from '../config/index.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 import { migrationSource } from './migrations.ts';
-import { SCOPE_KEY, ScopedClientPG, type TransactionScope } from './scoped-client.ts';
+import { scopedReader, type Reader } from './reads.ts';
+import { NAMED_STATEMENTS_KEY, SCOPE_KEY, ScopedClientPG, type TransactionScope } from './scoped-client.ts';
 
 export type Transaction = Knex.Transaction;
 
@@ -32,18 +33,22 @@ export interface Database {
    * without loss (a later durable commit flushes them too).
    */
   tenant<T>(tenantId: string, work: (trx: Transaction) => Promise<T>, options?: { durable?: boolean }): Promise<T>;
+  /** Runs read queries for `tenantId`, each in a transaction of its own (lighter than tenant()). */
+  reader(tenantId: string): Reader;
   /** Runs `work` in one transaction across tenants, for platform operations only. */
   platform<T>(work: (trx: Transaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
-function connect(url: string, poolSize: number): Knex {
+/** `namedStatements`: false where the pool's connections share one session (PGlite). */
+function connect(url: string, poolSize: number, namedStatements = true): Knex {
   return knexFactory({
     client: ScopedClientPG as unknown as typeof knexFactory.Client,
     connection: url,
     pool: { min: 0, max: poolSize },
     migrations: { migrationSource, tableName: 'knex_migrations' },
-  });
+    [NAMED_STATEMENTS_KEY]: namedStatements,
+  } as Knex.Config);
 }
 
 async function scoped<T>(knex: Knex, scope: TransactionScope, work: (trx: Transaction) => Promise<T>): Promise<T> {
@@ -60,6 +65,17 @@ export async function runMigrations(url: string): Promise<string[]> {
   }
 }
 
+/** PGlite (the embedded database, whether this process started it or not) serves every connection in one session. */
+async function isPGlite(url: string): Promise<boolean> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    return /PGlite/.test((await client.query('select version() as version')).rows[0].version);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Starts the embedded database when no DATABASE_URL is configured. */
 export async function resolveDatabaseUrl(config: Config): Promise<{ url: string; embedded?: EmbeddedPostgres }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
@@ -70,13 +86,18 @@ export async function resolveDatabaseUrl(config: Config): Promise<{ url: string;
 export async function openDatabase(config: Config, options: { migrate?: boolean } = {}): Promise<Database> {
   const { url, embedded } = await resolveDatabaseUrl(config);
   if (options.migrate !== false) await runMigrations(url);
-  const knex = connect(url, config.databasePoolSize);
+  const namedStatements = !(embedded || await isPGlite(url));
+  const knex = connect(url, config.databasePoolSize, namedStatements);
   return {
     url,
     embedded: Boolean(embedded),
     tenant(tenantId, work, options = {}) {
       if (!isUuid(tenantId)) return Promise.reject(new Error(`invalid tenant id "${tenantId}"`));
       return scoped(knex, { role: TENANT_ROLE, tenantId, durable: options.durable }, work);
+    },
+    reader(tenantId) {
+      if (!isUuid(tenantId)) throw new Error(`invalid tenant id "${tenantId}"`);
+      return scopedReader(knex, TENANT_ROLE, tenantId, namedStatements);
     },
     platform(work) {
       return scoped(knex, { role: PLATFORM_ROLE, tenantId: '' }, work);

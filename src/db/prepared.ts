@@ -12,24 +12,30 @@ const names = new Map<string, string>();
 /** When checking (the tests do), the SQL text each shape gave first. */
 let textsOfShapes: Map<string, string> | undefined;
 
-/** Makes every prepared() compile its query and throw if a shape ever gives another text than before. */
+/** Makes every named statement compare its text with the shape's first, and throw if they differ. */
 export function checkStatementShapes(): void {
   textsOfShapes ??= new Map();
 }
 
-/** `query`, to run as a named statement; the same `shape` must always give the same SQL text. */
-export function prepared<Query extends Knex.QueryBuilder | Knex.Raw>(query: Query, shape: string): Query {
+/** The statement name of `shape` (undefined past MAX_STATEMENTS); `text` gives the SQL text, for the check. */
+export function statementName(shape: string, text: () => string): string | undefined {
   if (textsOfShapes) {
-    const text = query.toSQL().sql;
-    const known = textsOfShapes.get(shape) ?? text;
-    if (known !== text) throw new Error(`the statement shape ${JSON.stringify(shape)} gave two SQL texts:\n${known}\n${text}`);
-    textsOfShapes.set(shape, text);
+    const sql = text();
+    const known = textsOfShapes.get(shape) ?? sql;
+    if (known !== sql) throw new Error(`the statement shape ${JSON.stringify(shape)} gave two SQL texts:\n${known}\n${sql}`);
+    textsOfShapes.set(shape, sql);
   }
   let name = names.get(shape);
   if (name === undefined) {
-    if (names.size >= MAX_STATEMENTS) return query;
+    if (names.size >= MAX_STATEMENTS) return undefined;
     name = `cusp_${createHash('sha1').update(shape).digest('hex').slice(0, 24)}`;
     names.set(shape, name);
   }
-  return query.options({ name }) as Query;
+  return name;
+}
+
+/** `query`, to run as a named statement; the same `shape` must always give the same SQL text. */
+export function prepared<Query extends Knex.QueryBuilder | Knex.Raw>(query: Query, shape: string): Query {
+  const name = statementName(shape, () => query.toSQL().sql);
+  return name === undefined ? query : query.options({ name }) as Query;
 }

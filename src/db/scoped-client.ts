@@ -1,12 +1,24 @@
-// The knex PostgreSQL client with one change: a transaction that carries a role and a tenant
+// The knex PostgreSQL client with two changes: a transaction that carries a role and a tenant
 // starts with BEGIN and both settings in a single simple query, so that scoping a transaction
-// costs no round trip of its own. The values are validated before they are spliced in.
+// costs no round trip of its own (the values are validated before they are spliced in); and named
+// statements (src/db/prepared.ts) run unnamed where connections share one session (the embedded
+// database), whose statement names would collide.
 import { createRequire } from 'node:module';
 import type { Knex } from 'knex';
 
 const require = createRequire(import.meta.url);
 // knex exposes its dialect classes only through these paths.
-const ClientPG = require('knex/lib/dialects/postgres/index.js') as new (config: Knex.Config) => Knex.Client;
+const ClientPG = require('knex/lib/dialects/postgres/index.js') as new (config: Knex.Config) => Knex.Client & {
+  _query(connection: unknown, query: KnexQuery): Promise<unknown>;
+};
+
+interface KnexQuery {
+  sql: string;
+  options?: { name?: string };
+}
+
+/** The knex config key that says whether statements may be named. */
+export const NAMED_STATEMENTS_KEY = 'cuspNamedStatements';
 const TransactionPG = require('knex/lib/dialects/postgres/execution/pg-transaction.js') as new (...args: unknown[]) => {
   begin(connection: unknown): Promise<unknown>;
   query(connection: unknown, sql: string): Promise<unknown>;
@@ -46,6 +58,13 @@ class ScopedTransaction extends TransactionPG {
 }
 
 export class ScopedClientPG extends ClientPG {
+  override _query(connection: unknown, query: KnexQuery): Promise<unknown> {
+    const named = (this.config as Record<string, unknown>)[NAMED_STATEMENTS_KEY] !== false;
+    if (named || query.options?.name === undefined) return super._query(connection, query);
+    const { name: _unnamed, ...options } = query.options;
+    return super._query(connection, { ...query, options });
+  }
+
   override transaction(container: unknown, config?: Record<string, unknown>, outerTx?: unknown) {
     return new ScopedTransaction(this, container, config, outerTx) as unknown as Knex.Transaction;
   }

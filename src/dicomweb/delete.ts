@@ -7,6 +7,7 @@
 // the commit: a blob that outlives its row is garbage for a sweep, never a row without its blob.
 import { Router } from 'express';
 import type { Transaction } from '../db/index.ts';
+import { readerIn } from '../db/reads.ts';
 import { conflict } from '../http/errors.ts';
 import { imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances } from './locate.ts';
@@ -20,7 +21,7 @@ export function deleteRoutes(services: DicomwebServices): Router {
     const caller = imagingCaller(req);
     const storageKeys = await services.db.tenant(caller.tenantId, async (trx) => {
       await lockStudy(trx, caller.tenantId, path.study);
-      const instances = await locateInstances(trx, caller.tenantId, path);
+      const instances = await locateInstances(readerIn(trx), path);
       const { studyId } = instances[0]!;
       let keys: string[];
       try {

@@ -1,7 +1,7 @@
 // The stored instances a WADO-RS / DELETE resource path names: one indexed query, CREATED objects
 // only (an object still being stored is not there yet), in study, series and instance order.
-import type { Transaction } from '../db/index.ts';
-import { prepared } from '../db/prepared.ts';
+import type { Knex } from 'knex';
+import type { Reader } from '../db/reads.ts';
 import type { DicomJsonDataSet, Frame, BulkDataLocation } from '../dicom/index.ts';
 import type { PixelDescription } from '../dicom/transcode-codecs.ts';
 import { notFound } from '../http/errors.ts';
@@ -54,23 +54,28 @@ const PIXEL_ATTRIBUTES = {
 type PixelColumns = { [name in keyof typeof PIXEL_ATTRIBUTES]: string | null };
 
 /** The instances under `path` (404 when there are none), with their metadata or pixel description when asked. */
-export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options: { withMetadata: true }): Promise<StoredInstanceWithMetadata[]>;
-export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options: { withPixelDescription: true }): Promise<StoredInstanceWithPixels[]>;
-export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options?: LocateOptions): Promise<StoredInstance[]>;
-export async function locateInstances(trx: Transaction, tenantId: string, path: ResourcePath, options: LocateOptions = {}): Promise<StoredInstance[]> {
-  const pixelColumns = options.withPixelDescription
-    ? Object.fromEntries(Object.entries(PIXEL_ATTRIBUTES).map(([name, tag]) => [name, trx.raw(`o.dicom_json #>> '{${tag},Value,0}'`)]))
-    : {};
-  const query = trx('imaging_objects as o')
-    .join('imaging_series as se', (on) => on.on('se.tenant_id', 'o.tenant_id').andOn('se.id', 'o.series_id'))
-    .join('imaging_studies as st', (on) => on.on('st.tenant_id', 'o.tenant_id').andOn('st.id', 'o.study_id'))
-    .where({ 'o.tenant_id': tenantId, 'o.status': 'CREATED', 'st.study_uid': path.study })
-    .select({ ...COLUMNS, ...(options.withMetadata ? { metadata: 'o.dicom_json' } : {}), ...pixelColumns })
-    .orderBy([{ column: 'se.series_number', nulls: 'last' }, 'se.series_uid', { column: 'o.instance_number', nulls: 'last' }, 'o.sop_instance_uid']);
-  if (path.series) query.where('se.series_uid', path.series);
-  if (path.instance) query.where('o.sop_instance_uid', path.instance);
+export async function locateInstances(read: Reader, path: ResourcePath, options: { withMetadata: true }): Promise<StoredInstanceWithMetadata[]>;
+export async function locateInstances(read: Reader, path: ResourcePath, options: { withPixelDescription: true }): Promise<StoredInstanceWithPixels[]>;
+export async function locateInstances(read: Reader, path: ResourcePath, options?: LocateOptions): Promise<StoredInstance[]>;
+export async function locateInstances(read: Reader, path: ResourcePath, options: LocateOptions = {}): Promise<StoredInstance[]> {
+  const query = (q: Knex) => {
+    const pixelColumns = options.withPixelDescription
+      ? Object.fromEntries(Object.entries(PIXEL_ATTRIBUTES).map(([name, tag]) => [name, q.raw(`o.dicom_json #>> '{${tag},Value,0}'`)]))
+      : {};
+    const located = q('imaging_objects as o')
+      .join('imaging_series as se', (on) => on.on('se.tenant_id', 'o.tenant_id').andOn('se.id', 'o.series_id'))
+      .join('imaging_studies as st', (on) => on.on('st.tenant_id', 'o.tenant_id').andOn('st.id', 'o.study_id'))
+      // Row-level security keeps the caller's tenant; the condition on it reaches the indexes.
+      .whereRaw('o.tenant_id = cusp_tenant_id()')
+      .where({ 'o.status': 'CREATED', 'st.study_uid': path.study })
+      .select({ ...COLUMNS, ...(options.withMetadata ? { metadata: 'o.dicom_json' } : {}), ...pixelColumns })
+      .orderBy([{ column: 'se.series_number', nulls: 'last' }, 'se.series_uid', { column: 'o.instance_number', nulls: 'last' }, 'o.sop_instance_uid']);
+    if (path.series) located.where('se.series_uid', path.series);
+    if (path.instance) located.where('o.sop_instance_uid', path.instance);
+    return located;
+  };
   const shape = `locate ${path.series ? 'series' : ''} ${path.instance ? 'instance' : ''} ${options.withMetadata ? 'metadata' : ''} ${options.withPixelDescription ? 'pixels' : ''}`;
-  const rows = (await prepared(query, shape)) as (StoredInstance & Partial<PixelColumns>)[];
+  const rows = await read<StoredInstance & Partial<PixelColumns>>(query, shape);
   if (rows.length === 0) throw notFound(`no stored ${describe(path)}`);
   return rows.map((row) => {
     const instance = { ...row, byteSize: Number(row.byteSize) };

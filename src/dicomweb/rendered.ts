@@ -42,7 +42,7 @@ async function locate(services: DicomwebServices, req: Request): Promise<Located
   const path = resourcePath(req);
   const request = { ...renderingParameters(req), mediaType: chooseMediaType(acceptedMediaRanges(req), RENDERED_MEDIA_TYPES) };
   const { tenantId } = imagingCaller(req);
-  const instances = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withMetadata: true }));
+  const instances = await locateInstances(services.db.reader(tenantId), path, { withMetadata: true });
   return { path, request, instances };
 }
 

@@ -30,7 +30,7 @@ export function retrieveBulkData(services: DicomwebServices): RequestHandler {
     const reference = referenceOf(req);
     const ranges = acceptedMediaRanges(req);
     const { tenantId } = imagingCaller(req);
-    const [instance] = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withPixelDescription: true })) as [StoredInstanceWithPixels];
+    const [instance] = await locateInstances(services.db.reader(tenantId), path, { withPixelDescription: true }) as [StoredInstanceWithPixels];
     const location = instance.bulkData?.find((candidate) => candidate.reference === reference);
     if (!location) throw notFound(`instance ${path.instance} has no bulk data ${reference}`);
 

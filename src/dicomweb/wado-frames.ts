@@ -16,7 +16,7 @@ export function retrieveFrames(services: DicomwebServices): RequestHandler {
     const numbers = frameList(String(req.params.frames));
     const ranges = acceptedMediaRanges(req);
     const { tenantId } = imagingCaller(req);
-    const [instance] = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withPixelDescription: true })) as [StoredInstanceWithPixels];
+    const [instance] = await locateInstances(services.db.reader(tenantId), path, { withPixelDescription: true }) as [StoredInstanceWithPixels];
     if (!pixelDataOf(instance)) throw notFound(`instance ${path.instance} has no Pixel Data, so no frames`);
     const numberOfFrames = instance.numberOfFrames ?? 1;
     const missing = numbers.filter((number) => number > numberOfFrames);

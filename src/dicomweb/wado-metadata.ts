@@ -14,7 +14,7 @@ export function retrieveMetadata(services: DicomwebServices): RequestHandler {
     const path = resourcePath(req);
     expectDicomJsonAccepted(acceptedMediaRanges(req), 'metadata');
     const { tenantId } = imagingCaller(req);
-    const instances = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withMetadata: true }));
+    const instances = await locateInstances(services.db.reader(tenantId), path, { withMetadata: true });
     await auditImagingRead(services, req, 'DICOM_RETRIEVE', [...new Set(instances.map((instance) => instance.studyId))]);
     await sendSinglePart(res, DICOM_JSON_MEDIA_TYPE, jsonArray(instances, services.baseUrl));
   };

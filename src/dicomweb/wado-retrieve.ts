@@ -28,7 +28,7 @@ export function retrieveInstances(services: DicomwebServices): RequestHandler {
     const ranges = acceptedMediaRanges(req);
     const accepted = acceptedInstanceSyntaxes(ranges);
     const { tenantId } = imagingCaller(req);
-    const instances = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withPixelDescription: true }));
+    const instances = await locateInstances(services.db.reader(tenantId), path, { withPixelDescription: true });
     // A single-part payload holds one instance only.
     const usable = instances.length === 1 ? accepted : accepted.filter((acceptance) => acceptance.multipart);
     if (usable.length === 0) throw notAcceptable(`${instances.length} instances are served as multipart/related only`);

@@ -44,7 +44,7 @@ async function sendStoredFile(services: DicomwebServices, req: Request, res: Res
   if (rendering) throw badRequest(`${rendering} is not allowed with contentType application/dicom`, rendering);
   const transferSyntax = single(req, 'transferSyntax');
   const { tenantId } = imagingCaller(req);
-  const [instance] = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path));
+  const [instance] = await locateInstances(services.db.reader(tenantId), path);
   if (transferSyntax !== undefined && transferSyntax !== ANY_TRANSFER_SYNTAX && transferSyntax !== instance!.transferSyntaxUid) {
     throw notAcceptable(`the instance is stored in Transfer Syntax ${instance!.transferSyntaxUid}; WADO-URI serves it as stored (WADO-RS transcodes)`);
   }
@@ -68,7 +68,7 @@ async function sendRendered(services: DicomwebServices, req: Request, res: Respo
   const frame = integer(frameNumber);
   if (frame === undefined || frame < 1) throw badRequest(`frameNumber "${frameNumber}" is not a frame number from 1`, 'frameNumber');
   const { tenantId } = imagingCaller(req);
-  const [instance] = await services.db.tenant(tenantId, (trx) => locateInstances(trx, tenantId, path, { withMetadata: true }));
+  const [instance] = await locateInstances(services.db.reader(tenantId), path, { withMetadata: true });
   const image = requireRenderable(instance!);
   frameNumbersOf(String(frame), frameCountOf(instance!, image)); // 404 for a frame the instance does not have
   const viewport = region ? { ...request.viewport, region: region(image.columns, image.rows) } : request.viewport;
