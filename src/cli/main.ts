@@ -4,6 +4,8 @@ import { AuditLog } from '../audit/index.ts';
 import { AdminService, publicClient, type AuditActor } from '../admin/service.ts';
 import { loadConfig } from '../config/index.ts';
 import { openDatabase, resolveDatabaseUrl, runMigrations } from '../db/index.ts';
+import { createBlobStore } from '../blob/index.ts';
+import { sweepImaging, type SweepResult } from '../dicomweb/sweep.ts';
 import { HttpError } from '../http/errors.ts';
 import { createLogger } from '../observability/logger.ts';
 
@@ -16,6 +18,10 @@ const USAGE = `usage:
                      [--rate-limit N] [--ip-allowlist CIDR,...] [--jwks-uri URL]
   cusp client list [--tenant TENANT_ID]
   cusp client disable CLIENT_ID
+  cusp sweep [--tenant TENANT_ID] [--older-than-minutes N]
+                                               remove imaging leftovers of interrupted stores and
+                                               deletions (objects still being stored after N
+                                               minutes, default 1440, and blobs no object names)
 The database is DATABASE_URL, or the embedded one in DATA_DIR (the server must not be running).`;
 
 const CLI_ACTOR: AuditActor = { actorType: 'SYSTEM', userAgent: 'cusp-cli' };
@@ -46,13 +52,13 @@ async function main(argv: string[]): Promise<void> {
     options: {
       name: { type: 'string' }, type: { type: 'string' }, parent: { type: 'string' }, tenant: { type: 'string' },
       scopes: { type: 'string' }, 'rate-limit': { type: 'string' }, 'ip-allowlist': { type: 'string' },
-      'jwks-uri': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'jwks-uri': { type: 'string' }, 'older-than-minutes': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const command = positionals.slice(0, 2).join(' ');
   if (values.help || positionals.length === 0) return void process.stdout.write(`${USAGE}\n`);
 
-  switch (positionals[0] === 'serve' || positionals[0] === 'migrate' ? positionals[0] : command) {
+  switch (['serve', 'migrate', 'sweep'].includes(positionals[0]!) ? positionals[0] : command) {
     case 'serve':
       await import('../main.ts');
       return;
@@ -91,6 +97,22 @@ async function main(argv: string[]): Promise<void> {
       const clientId = positionals[2];
       if (!clientId) fail('usage: cusp client disable CLIENT_ID');
       print(publicClient(await withAdmin((admin) => admin.disableClient(clientId, CLI_ACTOR))));
+      return;
+    }
+    case 'sweep': {
+      const olderThanMinutes = Number(values['older-than-minutes'] ?? 1440);
+      if (!Number.isInteger(olderThanMinutes) || olderThanMinutes < 0) fail('--older-than-minutes is a whole number of minutes');
+      const config = loadConfig();
+      const db = await openDatabase({ ...config, databasePoolSize: 2 });
+      try {
+        const tenants = values.tenant ? [values.tenant] : (await new AdminService(db, new AuditLog(db, createLogger('warn'))).listTenants()).map((tenant) => tenant.id as string);
+        const blobs = createBlobStore(config);
+        const swept: Record<string, SweepResult> = {};
+        for (const tenantId of tenants) swept[tenantId] = await sweepImaging(db, blobs, tenantId, olderThanMinutes);
+        print(swept);
+      } finally {
+        await db.close();
+      }
       return;
     }
     default:

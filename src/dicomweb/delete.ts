@@ -4,7 +4,7 @@
 // One tenant transaction, under the study's advisory lock (the one ingest takes, so a store of
 // the same study waits), removes the rows, brings the counts of what remains up to date, removes
 // a series or study left without instances, and audits the deletion. The blobs are removed after
-// the commit: a blob that outlives its row is garbage for a sweep, never a row without its blob.
+// the commit: a blob that outlives its row is garbage for the sweep (sweep.ts), never a row without its blob.
 import { Router } from 'express';
 import type { Transaction } from '../db/index.ts';
 import { readerIn } from '../db/reads.ts';
@@ -37,7 +37,7 @@ export function deleteRoutes(services: DicomwebServices): Router {
       return keys;
     });
     for (const key of storageKeys) {
-      await services.blobs.delete(key).catch((error: unknown) => services.logger.warn({ err: error, key }, 'a deleted instance\'s blob stays until a sweep'));
+      await services.blobs.delete(key).catch((error: unknown) => services.logger.warn({ err: error, key }, 'a deleted instance\'s blob stays until `cusp sweep`'));
     }
     res.status(204).end();
   });

@@ -14,9 +14,9 @@
 // lock once, and make one ImagingStudy version per study and batch rather than per instance.
 // Queries and retrieval see CREATED objects only, so a crash at any point leaves nothing
 // half-made visible. A CREATING row names the blob it waited for: the next store of the same
-// instance takes the row over and removes that blob. Left to a sweep not yet written: CREATING
-// rows no store retries, and blobs whose registration a crash undid (named by no row). In one
-// process, stores of one SOP instance run one at a time.
+// instance takes the row over and removes that blob. Left to the sweep (sweep.ts, `cusp sweep`):
+// CREATING rows no store retries, and blobs whose registration a crash undid (named by no row).
+// In one process, stores of one SOP instance run one at a time.
 //
 // A refusal (the study is another patient's, the series another study's, the SOP instance
 // already holds other bytes) leaves nothing behind and is reported with a PS3.7 status code as
@@ -115,7 +115,7 @@ export class InstanceIngest {
     return { stored: true, objectId: registered.objectId, alreadyStored: false };
   }
 
-  /** A blob no row names any longer; one that cannot be removed now is left to a sweep. */
+  /** A blob no row names any longer; one that cannot be removed now is left to the sweep. */
   private async removeUnnamedBlob(key: string): Promise<void> {
     await this.blobs.delete(key).catch(() => undefined);
   }

@@ -1,0 +1,35 @@
+// What interrupted stores and deletions leave behind (ingest.ts, delete.ts), removed:
+// - objects still CREATING whose registration is older than `olderThanMinutes`, with the blob each
+//   names: no store spends that long between registering an instance and completing it, and one
+//   that does finds its row gone and fails the instance;
+// - blobs under the tenant's prefix that no object names: written before a crash undid their
+//   registration, abandoned by a store that was taken over, or left by a DELETE that could not
+//   remove them. A store registers its row before it writes the blob, so a blob listed before the
+//   named keys are read is never one a store is still writing.
+// The tenant's blob keys and the keys its objects name are held in memory while it runs.
+import type { BlobStore } from '../blob/index.ts';
+import type { Database } from '../db/index.ts';
+
+export interface SweepResult {
+  /** CREATING objects removed, with their blobs. */
+  abandonedObjects: number;
+  /** Blobs removed that no object named. */
+  unnamedBlobs: number;
+}
+
+export async function sweepImaging(db: Database, blobs: BlobStore, tenantId: string, olderThanMinutes: number): Promise<SweepResult> {
+  const abandoned = await db.tenant(tenantId, (trx) => trx('imaging_objects')
+    .where({ tenant_id: tenantId, status: 'CREATING' })
+    .whereRaw('updated_at <= now() - make_interval(mins => ?)', [olderThanMinutes])
+    .delete()
+    .returning('storage_uri')) as { storage_uri: string | null }[];
+  for (const { storage_uri: key } of abandoned) if (key) await blobs.delete(key);
+
+  const listed: string[] = [];
+  for await (const { key } of blobs.list(`dicom/${tenantId}/`)) listed.push(key);
+  const named = new Set((await db.tenant(tenantId, (trx) => trx('imaging_objects').where({ tenant_id: tenantId })
+    .whereNotNull('storage_uri').pluck('storage_uri')) as string[]));
+  const unnamed = listed.filter((key) => !named.has(key));
+  for (const key of unnamed) await blobs.delete(key);
+  return { abandonedObjects: abandoned.length, unnamedBlobs: unnamed.length };
+}
