@@ -1,7 +1,8 @@
 // Database access. Application code never gets a bare connection: every query runs inside
-// `tenant(...)` (role cusp_app, RLS keyed on cusp.tenant_id) or `platform(...)` (role
-// cusp_platform, for work that is not one tenant's: token grants, administration, audit
-// batches). Both roles are non-owner, non-superuser roles, so row-level security applies.
+// `tenant(...)` (role cusp_app, RLS keyed on cusp.tenant_id), a `reader(...)` of one tenant (the
+// same scope, one read per transaction, for hot paths) or `platform(...)` (role cusp_platform, for
+// work that is not one tenant's: token grants, administration, audit batches). Both roles are
+// non-owner, non-superuser roles, so row-level security applies.
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../config/index.ts';
