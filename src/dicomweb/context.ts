@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { AuditLog } from '../audit/index.ts';
 import type { BlobStore } from '../blob/index.ts';
 import type { Database } from '../db/index.ts';
+import type { Reader } from '../db/reads.ts';
 import { auditSource, requireCaller } from '../http/context.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { IngestCaller, InstanceIngest } from './ingest.ts';
@@ -26,6 +27,11 @@ export function imagingCaller(req: Request): IngestCaller {
   const { tenantId } = requireCaller(req);
   const { tenantId: _tenant, ...audit } = auditSource(req);
   return { tenantId, audit };
+}
+
+/** Reads in the caller's tenant, each a transaction of its own (src/db/reads.ts). */
+export function callerReader(services: Pick<DicomwebServices, 'db'>, req: Request): Reader {
+  return services.db.reader(requireCaller(req).tenantId);
 }
 
 export type ImagingEventType = 'DICOM_QUERY' | 'DICOM_RETRIEVE' | 'DICOM_STORE' | 'DICOM_DELETE';

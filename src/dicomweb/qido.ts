@@ -2,8 +2,9 @@
 // application/dicom+json from one indexed SQL query per request (see qido-sql.ts).
 import { Router, type Request, type Response } from 'express';
 import { completeBulkDataURIs, type DicomJsonDataSet } from '../dicom/index.ts';
+import { requireCaller } from '../http/context.ts';
 import { acceptedMediaRanges, expectDicomJsonAccepted, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
-import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
+import { auditImagingRead, type DicomwebServices } from './context.ts';
 import { uidParam } from './params.ts';
 import type { QueryLevel } from './qido-attributes.ts';
 import { readSearch, type QidoTarget } from './qido-request.ts';
@@ -47,7 +48,7 @@ async function search(services: QidoServices, options: QidoOptions, req: Request
   };
   const searched = readSearch(target, new URL(req.originalUrl, 'http://localhost').searchParams);
   const pageSize = Math.min(searched.limit ?? options.maxResults, options.maxResults);
-  const { tenantId } = imagingCaller(req);
+  const { tenantId } = requireCaller(req);
 
   const { rows, remaining } = await services.db.tenant(tenantId, async (trx) => {
     const query = qidoQuery(trx, tenantId, searched, services.baseUrl);

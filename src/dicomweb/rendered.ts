@@ -4,7 +4,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { NotRenderableError, RENDERED_MEDIA_TYPES, type RenderableImage } from '../dicom/render.ts';
 import { notAcceptable } from '../http/errors.ts';
-import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
+import { auditImagingRead, callerReader, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithMetadata } from './locate.ts';
 import { resourcePath, type ResourcePath } from './params.ts';
 import { frameCountOf, frameNumbersOf } from './rendered-frames.ts';
@@ -41,8 +41,7 @@ interface Located {
 async function locate(services: DicomwebServices, req: Request): Promise<Located> {
   const path = resourcePath(req);
   const request = { ...renderingParameters(req), mediaType: chooseMediaType(acceptedMediaRanges(req), RENDERED_MEDIA_TYPES) };
-  const { tenantId } = imagingCaller(req);
-  const instances = await locateInstances(services.db.reader(tenantId), path, { withMetadata: true });
+  const instances = await locateInstances(callerReader(services, req), path, { withMetadata: true });
   return { path, request, instances };
 }
 

@@ -9,7 +9,7 @@ import { swapWords, wordSizeOf } from '../dicom/transcode-elements.ts';
 import { EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN } from '../dicom/transcode-syntaxes.ts';
 import { dataSetEncodingOf } from '../dicom/transfer-syntaxes.ts';
 import { badRequest, notAcceptable, notFound } from '../http/errors.ts';
-import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
+import { auditImagingRead, callerReader, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithPixels } from './locate.ts';
 import { resourcePath } from './params.ts';
 import { acceptedBulkDataPayload, acceptedMediaRanges } from './accept.ts';
@@ -29,8 +29,7 @@ export function retrieveBulkData(services: DicomwebServices): RequestHandler {
     const path = resourcePath(req);
     const reference = referenceOf(req);
     const ranges = acceptedMediaRanges(req);
-    const { tenantId } = imagingCaller(req);
-    const [instance] = await locateInstances(services.db.reader(tenantId), path, { withPixelDescription: true }) as [StoredInstanceWithPixels];
+    const [instance] = await locateInstances(callerReader(services, req), path, { withPixelDescription: true }) as [StoredInstanceWithPixels];
     const location = instance.bulkData?.find((candidate) => candidate.reference === reference);
     if (!location) throw notFound(`instance ${path.instance} has no bulk data ${reference}`);
 

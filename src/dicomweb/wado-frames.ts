@@ -3,7 +3,7 @@
 // Syntax on each part. Each frame is read by its byte ranges in the stored object.
 import type { RequestHandler } from 'express';
 import { badRequest, HttpError, notAcceptable, notFound } from '../http/errors.ts';
-import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
+import { auditImagingRead, callerReader, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithPixels } from './locate.ts';
 import { resourcePath } from './params.ts';
 import { acceptedMediaRanges, acceptedPixelMediaTypes, orDefault, refuses, type MediaRange } from './accept.ts';
@@ -15,8 +15,7 @@ export function retrieveFrames(services: DicomwebServices): RequestHandler {
     const path = resourcePath(req);
     const numbers = frameList(String(req.params.frames));
     const ranges = acceptedMediaRanges(req);
-    const { tenantId } = imagingCaller(req);
-    const [instance] = await locateInstances(services.db.reader(tenantId), path, { withPixelDescription: true }) as [StoredInstanceWithPixels];
+    const [instance] = await locateInstances(callerReader(services, req), path, { withPixelDescription: true }) as [StoredInstanceWithPixels];
     if (!pixelDataOf(instance)) throw notFound(`instance ${path.instance} has no Pixel Data, so no frames`);
     const numberOfFrames = instance.numberOfFrames ?? 1;
     const missing = numbers.filter((number) => number > numberOfFrames);

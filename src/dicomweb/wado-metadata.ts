@@ -3,7 +3,7 @@
 // into this service. One indexed query; the stored objects are not read.
 import type { RequestHandler } from 'express';
 import { completeBulkDataURIs } from '../dicom/index.ts';
-import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
+import { auditImagingRead, callerReader, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithMetadata } from './locate.ts';
 import { resourcePath } from './params.ts';
 import { acceptedMediaRanges, expectDicomJsonAccepted, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
@@ -13,8 +13,7 @@ export function retrieveMetadata(services: DicomwebServices): RequestHandler {
   return async (req, res) => {
     const path = resourcePath(req);
     expectDicomJsonAccepted(acceptedMediaRanges(req), 'metadata');
-    const { tenantId } = imagingCaller(req);
-    const instances = await locateInstances(services.db.reader(tenantId), path, { withMetadata: true });
+    const instances = await locateInstances(callerReader(services, req), path, { withMetadata: true });
     await auditImagingRead(services, req, 'DICOM_RETRIEVE', [...new Set(instances.map((instance) => instance.studyId))]);
     await sendSinglePart(res, DICOM_JSON_MEDIA_TYPE, jsonArray(instances, services.baseUrl));
   };

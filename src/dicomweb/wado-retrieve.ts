@@ -6,7 +6,7 @@ import type { BlobStore } from '../blob/index.ts';
 import { cannotTranscode, transcodeInstance, type TranscodeSubject } from '../dicom/transcode.ts';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../dicom/transcode-syntaxes.ts';
 import { notAcceptable } from '../http/errors.ts';
-import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
+import { auditImagingRead, callerReader, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithPixels } from './locate.ts';
 import { resourcePath } from './params.ts';
 import { acceptedInstanceSyntaxes, acceptedMediaRanges, orDefault, refuses, type AcceptedSyntax, type InstanceAcceptance, type MediaRange } from './accept.ts';
@@ -27,8 +27,7 @@ export function retrieveInstances(services: DicomwebServices): RequestHandler {
     const path = resourcePath(req);
     const ranges = acceptedMediaRanges(req);
     const accepted = acceptedInstanceSyntaxes(ranges);
-    const { tenantId } = imagingCaller(req);
-    const instances = await locateInstances(services.db.reader(tenantId), path, { withPixelDescription: true });
+    const instances = await locateInstances(callerReader(services, req), path, { withPixelDescription: true });
     // A single-part payload holds one instance only.
     const usable = instances.length === 1 ? accepted : accepted.filter((acceptance) => acceptance.multipart);
     if (usable.length === 0) throw notAcceptable(`${instances.length} instances are served as multipart/related only`);

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Region, RenderedMediaType } from '../dicom/render.ts';
 import { badRequest, notAcceptable } from '../http/errors.ts';
-import { auditImagingRead, imagingCaller, type DicomwebServices } from './context.ts';
+import { auditImagingRead, callerReader, type DicomwebServices } from './context.ts';
 import { DICOM_MEDIA_TYPE } from './multipart.ts';
 import { locateInstances } from './locate.ts';
 import { isUid, type ResourcePath } from './params.ts';
@@ -43,8 +43,7 @@ async function sendStoredFile(services: DicomwebServices, req: Request, res: Res
   const rendering = RENDERING_PARAMETERS.find((name) => req.query[name] !== undefined);
   if (rendering) throw badRequest(`${rendering} is not allowed with contentType application/dicom`, rendering);
   const transferSyntax = single(req, 'transferSyntax');
-  const { tenantId } = imagingCaller(req);
-  const [instance] = await locateInstances(services.db.reader(tenantId), path);
+  const [instance] = await locateInstances(callerReader(services, req), path);
   if (transferSyntax !== undefined && transferSyntax !== ANY_TRANSFER_SYNTAX && transferSyntax !== instance!.transferSyntaxUid) {
     throw notAcceptable(`the instance is stored in Transfer Syntax ${instance!.transferSyntaxUid}; WADO-URI serves it as stored (WADO-RS transcodes)`);
   }
@@ -67,8 +66,7 @@ async function sendRendered(services: DicomwebServices, req: Request, res: Respo
   const frameNumber = single(req, 'frameNumber') ?? '1';
   const frame = integer(frameNumber);
   if (frame === undefined || frame < 1) throw badRequest(`frameNumber "${frameNumber}" is not a frame number from 1`, 'frameNumber');
-  const { tenantId } = imagingCaller(req);
-  const [instance] = await locateInstances(services.db.reader(tenantId), path, { withMetadata: true });
+  const [instance] = await locateInstances(callerReader(services, req), path, { withMetadata: true });
   const image = requireRenderable(instance!);
   frameNumbersOf(String(frame), frameCountOf(instance!, image)); // 404 for a frame the instance does not have
   const viewport = region ? { ...request.viewport, region: region(image.columns, image.rows) } : request.viewport;
