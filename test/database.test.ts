@@ -70,4 +70,23 @@ describe('scoped transactions', () => {
       await db.close();
     }
   });
+
+  it('platformStatements runs each statement as the platform, committed on its own, and a failed one leaves nothing', async () => {
+    const db = await openDatabase({ ...loadConfig({}), databaseUrl: testDatabaseUrl(), databasePoolSize: 1 }, { migrate: false });
+    const eventType = `TEST_PLATFORM_STATEMENT_${Date.now()}`;
+    try {
+      const [scope] = await db.platformStatements<{ role: string; tenant: string | null }>(
+        (q) => q.raw('select current_user as role, cusp_tenant_id() as tenant'), 'test platform scope');
+      assert.deepEqual(scope, { role: 'cusp_platform', tenant: null });
+      const insert = (actorType: string) => (q: Knex) => q.raw('insert into audit_events (actor_type, event_type, outcome) values (?, ?, ?) returning id', [actorType, eventType, 'SUCCESS']);
+      const [inserted] = await db.platformStatements<{ id: string }>(insert('SYSTEM'), 'test platform insert');
+      await assert.rejects(db.platformStatements(insert('NOT AN ACTOR TYPE'), 'test platform insert'), /check constraint|invalid input/);
+      const stored = await db.platform((trx) => trx('audit_events').where({ event_type: eventType }).select('id'));
+      assert.deepEqual(stored, [{ id: inserted!.id }], 'the first insert committed, the refused one left no row');
+      const after = await db.tenant('5d2f1c0e-8a7b-4c3d-9e2f-1a0b9c8d7e6f', (trx) => trx.raw('select current_user as role'));
+      assert.deepEqual(after.rows, [{ role: 'cusp_app' }], 'the one pooled connection came back after the failure');
+    } finally {
+      await db.close();
+    }
+  });
 });

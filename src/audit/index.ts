@@ -3,7 +3,9 @@
 // one INSERT, and each caller's promise resolves only once its row is durable, so a response
 // is never sent before its audit record is.
 import { GroupCommit } from '../db/group-commit.ts';
+import type { Knex } from 'knex';
 import type { Database, Transaction } from '../db/index.ts';
+import { prepared } from '../db/prepared.ts';
 import type { Logger } from '../observability/logger.ts';
 
 export type AuditOutcome = 'SUCCESS' | 'FAILURE';
@@ -42,13 +44,19 @@ function toRow(event: AuditEvent) {
 
 const MAX_BATCH = 500;
 
+/** One statement text for any number of rows, so that it is prepared once (src/db/prepared.ts). */
+const COLUMNS = Object.keys(toRow({ actorType: 'SYSTEM', eventType: '', outcome: 'SUCCESS' }));
+const INSERT_ROWS = `insert into audit_events (${COLUMNS.join(', ')})
+  select ${COLUMNS.join(', ')} from jsonb_populate_recordset(null::audit_events, ?::jsonb)`;
+const insertRows = (q: Knex, rows: ReturnType<typeof toRow>[]) => q.raw(INSERT_ROWS, [JSON.stringify(rows)]);
+
 export class AuditLog {
   private readonly batches: GroupCommit<ReturnType<typeof toRow>, void>;
 
   constructor(private readonly db: Database, private readonly logger: Logger) {
     this.batches = new GroupCommit(async (_key, rows) => {
       try {
-        await this.db.platform((trx) => trx('audit_events').insert(rows));
+        await this.db.platformStatements((q) => insertRows(q, rows), INSERT_ROWS);
       } catch (error) {
         this.logger.error({ err: error, events: rows.length }, 'audit batch failed');
         throw error;
@@ -65,7 +73,7 @@ export class AuditLog {
   /** Records events in the caller's transaction: they commit or roll back with the write. */
   async recordInTransaction(trx: Transaction, events: AuditEvent | AuditEvent[]): Promise<void> {
     const rows = (Array.isArray(events) ? events : [events]).map(toRow);
-    if (rows.length > 0) await trx('audit_events').insert(rows);
+    if (rows.length > 0) await prepared(insertRows(trx, rows), INSERT_ROWS);
   }
 
   /** Records an event durably, batched with concurrent ones; resolves once committed. */

@@ -1,14 +1,14 @@
 // Database access. Application code never gets a bare connection: every query runs inside
 // `tenant(...)` (role cusp_app, RLS keyed on cusp.tenant_id), a `reader(...)` of one tenant (the
-// same scope, one read per transaction, for hot paths) or `platform(...)` (role cusp_platform, for
-// work that is not one tenant's: token grants, administration, audit batches). Both roles are
-// non-owner, non-superuser roles, so row-level security applies.
+// same scope, one read per transaction, for hot paths) or `platform(...)` and `platformStatements`
+// (role cusp_platform, for work that is not one tenant's: token grants, administration, audit
+// batches). Both roles are non-owner, non-superuser roles, so row-level security applies.
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../config/index.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 import { migrationSource } from './migrations.ts';
-import { scopedReader, type Reader } from './reads.ts';
+import { scopedStatements, type Reader, type StatementRunner } from './statements.ts';
 import { NAMED_STATEMENTS_KEY, SCOPE_KEY, ScopedClientPG, type TransactionScope } from './scoped-client.ts';
 
 export type Transaction = Knex.Transaction;
@@ -38,6 +38,8 @@ export interface Database {
   reader(tenantId: string): Reader;
   /** Runs `work` in one transaction across tenants, for platform operations only. */
   platform<T>(work: (trx: Transaction) => Promise<T>): Promise<T>;
+  /** Runs single platform statements, each in a transaction of its own (lighter than platform()). */
+  readonly platformStatements: StatementRunner;
   close(): Promise<void>;
 }
 
@@ -98,8 +100,9 @@ export async function openDatabase(config: Config, options: { migrate?: boolean 
     },
     reader(tenantId) {
       if (!isUuid(tenantId)) throw new Error(`invalid tenant id "${tenantId}"`);
-      return scopedReader(knex, TENANT_ROLE, tenantId, namedStatements);
+      return scopedStatements(knex, { role: TENANT_ROLE, tenantId }, namedStatements);
     },
+    platformStatements: scopedStatements(knex, { role: PLATFORM_ROLE, tenantId: '' }, namedStatements),
     platform(work) {
       return scoped(knex, { role: PLATFORM_ROLE, tenantId: '' }, work);
     },

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import type { AuditLog } from '../audit/index.ts';
 import type { BlobStore } from '../blob/index.ts';
 import type { Database } from '../db/index.ts';
-import type { Reader } from '../db/reads.ts';
+import type { Reader } from '../db/statements.ts';
 import { auditSource, requireCaller } from '../http/context.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { IngestCaller, InstanceIngest } from './ingest.ts';

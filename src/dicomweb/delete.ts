@@ -7,7 +7,7 @@
 // the commit: a blob that outlives its row is garbage for the sweep (sweep.ts), never a row without its blob.
 import { Router } from 'express';
 import type { Transaction } from '../db/index.ts';
-import { readerIn } from '../db/reads.ts';
+import { readerIn } from '../db/statements.ts';
 import { conflict } from '../http/errors.ts';
 import { imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances } from './locate.ts';

@@ -1,7 +1,7 @@
 // The stored instances a WADO-RS / DELETE resource path names: one indexed query, CREATED objects
 // only (an object still being stored is not there yet), in study, series and instance order.
 import type { Knex } from 'knex';
-import type { Reader } from '../db/reads.ts';
+import type { Reader } from '../db/statements.ts';
 import type { DicomJsonDataSet, Frame, BulkDataLocation } from '../dicom/index.ts';
 import type { PixelDescription } from '../dicom/transcode-codecs.ts';
 import { notFound } from '../http/errors.ts';
