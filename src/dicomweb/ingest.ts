@@ -71,6 +71,24 @@ type Completion = Extract<Registered, { outcome: 'registered' }> & { caller: Ing
 
 const STUDY_COLUMNS = ['id', 'study_uid', 'patient_id', 'patient_dicom_id', 'issuer_of_patient_id'];
 const SERIES_COLUMNS = ['id', 'study_id', 'series_uid'];
+const OBJECT_COLUMNS = ['id', 'status', 'hash', 'series_id', 'sop_instance_uid', 'storage_uri'];
+
+/** The studies, series and objects already stored under the UIDs of `records`: one statement, one round trip. */
+const STORED_ROWS = `select
+    (select coalesce(json_agg(found), '[]') from (select ${STUDY_COLUMNS.join(', ')} from imaging_studies
+      where tenant_id = ? and study_uid = any(?)) found) as studies,
+    (select coalesce(json_agg(found), '[]') from (select ${SERIES_COLUMNS.join(', ')} from imaging_series
+      where tenant_id = ? and series_uid = any(?)) found) as series,
+    (select coalesce(json_agg(found), '[]') from (select ${OBJECT_COLUMNS.join(', ')} from imaging_objects
+      where tenant_id = ? and sop_instance_uid = any(?)) found) as objects`;
+
+async function storedRowsOf(trx: Transaction, tenantId: string, records: ParsedInstance['attributes'][]): Promise<{ studies: StudyRow[]; series: SeriesRow[]; objects: ObjectRow[] }> {
+  const uids = (key: 'StudyInstanceUID' | 'SeriesInstanceUID' | 'SOPInstanceUID') => [...new Set(records.map((record) => record[key]))];
+  const { rows } = await prepared(trx.raw(STORED_ROWS, [
+    tenantId, uids('StudyInstanceUID'), tenantId, uids('SeriesInstanceUID'), tenantId, uids('SOPInstanceUID'),
+  ]), STORED_ROWS) as { rows: { studies: StudyRow[]; series: SeriesRow[]; objects: ObjectRow[] }[] };
+  return rows[0]!;
+}
 interface StudyRow { id: string; study_uid: string; patient_id: string; patient_dicom_id: string | null; issuer_of_patient_id: string | null }
 interface SeriesRow { id: string; study_id: string; series_uid: string }
 interface ObjectRow { id: string; status: 'CREATING' | 'CREATED'; hash: string | null; series_id: string | null; sop_instance_uid: string; storage_uri: string | null }
@@ -141,12 +159,10 @@ export class InstanceIngest {
 
   private async register(trx: Transaction, tenantId: string, items: Registration[]): Promise<Registered[]> {
     const records = items.map(({ instance }) => instance.attributes);
-    const studies = await this.studiesOf(trx, tenantId, [...new Set(records.map((record) => record.StudyInstanceUID))]);
-    const series = byKey(await prepared(trx('imaging_series').where({ tenant_id: tenantId })
-      .whereRaw('series_uid = any(?)', [[...new Set(records.map((record) => record.SeriesInstanceUID))]]).select(SERIES_COLUMNS), 'ingest series by uid') as SeriesRow[], 'series_uid');
-    const objects = byKey(await prepared(trx('imaging_objects').where({ tenant_id: tenantId })
-      .whereRaw('sop_instance_uid = any(?)', [records.map((record) => record.SOPInstanceUID)])
-      .select('id', 'status', 'hash', 'series_id', 'sop_instance_uid', 'storage_uri'), 'ingest objects by uid') as ObjectRow[], 'sop_instance_uid');
+    const stored = await storedRowsOf(trx, tenantId, records);
+    const studies = await this.studiesOf(trx, tenantId, stored.studies, [...new Set(records.map((record) => record.StudyInstanceUID))]);
+    const series = byKey(stored.series, 'series_uid');
+    const objects = byKey(stored.objects, 'sop_instance_uid');
 
     const results: Registered[] = [];
     const inserts: { index: number; columns: Record<string, unknown> }[] = [];
@@ -205,17 +221,17 @@ export class InstanceIngest {
   }
 
   /**
-   * The stored studies of `studyUids`. A missing one is looked for again under the study's lock,
+   * The stored studies of `studyUids`, given those `found` unlocked. A missing one is looked for again under the study's lock,
    * so that concurrent stores create it once. A stored one is not locked: should a DELETE remove
    * it meanwhile, the batch's references to it fail and its items are registered again one by one.
    */
-  private async studiesOf(trx: Transaction, tenantId: string, studyUids: string[]): Promise<Map<string, StudyRow>> {
-    const select = (uids: string[]) => prepared(trx('imaging_studies').where({ tenant_id: tenantId }).whereRaw('study_uid = any(?)', [uids]).select(STUDY_COLUMNS), 'ingest studies by uid') as unknown as Promise<StudyRow[]>;
-    const studies = byKey(await select(studyUids), 'study_uid');
+  private async studiesOf(trx: Transaction, tenantId: string, found: StudyRow[], studyUids: string[]): Promise<Map<string, StudyRow>> {
+    const studies = byKey(found, 'study_uid');
     const missing = studyUids.filter((uid) => !studies.has(uid)).sort();
     if (missing.length > 0) {
       for (const studyUid of missing) await lockStudy(trx, tenantId, studyUid);
-      for (const study of await select(missing)) studies.set(study.study_uid, study);
+      const select = trx('imaging_studies').where({ tenant_id: tenantId }).whereRaw('study_uid = any(?)', [missing]).select(STUDY_COLUMNS);
+      for (const study of await prepared(select, 'ingest studies by uid') as StudyRow[]) studies.set(study.study_uid, study);
     }
     return studies;
   }
@@ -273,12 +289,7 @@ export class InstanceIngest {
   /** Marks the objects CREATED that still name the blob written for them; true for each that did. */
   private async complete(trx: Transaction, tenantId: string, items: Completion[]): Promise<boolean[]> {
     for (const studyUid of [...new Set(items.map((item) => item.studyUid))].sort()) await lockStudy(trx, tenantId, studyUid);
-    const { rows: marked } = await prepared(trx.raw(MARK_CREATED, [items.map((item) => item.objectId), items.map((item) => item.blobKey), tenantId]), MARK_CREATED) as { rows: { id: string; series_id: string }[] };
-    if (marked.length > 0) {
-      const added = new Map<string, number>();
-      for (const { series_id: seriesId } of marked) added.set(seriesId, (added.get(seriesId) ?? 0) + 1);
-      await prepared(trx.raw(COUNT_INTO_SERIES, [[...added.keys()], [...added.values()], tenantId]), COUNT_INTO_SERIES);
-    }
+    const { rows: marked } = await prepared(trx.raw(MARK_CREATED, [items.map((item) => item.objectId), items.map((item) => item.blobKey), tenantId, tenantId]), MARK_CREATED) as { rows: { id: string }[] };
     const markedIds = new Set(marked.map((row) => row.id));
     const completed = items.filter((item) => markedIds.has(item.objectId));
     await refreshStudyAggregates(trx, tenantId, [...new Set(completed.map((item) => item.studyId))]);
@@ -289,14 +300,18 @@ export class InstanceIngest {
   }
 }
 
-/** The objects that still name the blob written for them become CREATED. */
-const MARK_CREATED = `update imaging_objects o set status = 'CREATED'
-  from unnest(?::uuid[], ?::text[]) as written (id, blob_key)
-  where o.tenant_id = ? and o.id = written.id and o.storage_uri = written.blob_key and o.status = 'CREATING'
-  returning o.id, o.series_id`;
-
-const COUNT_INTO_SERIES = `update imaging_series se set number_of_instances = se.number_of_instances + added.count
-  from unnest(?::uuid[], ?::integer[]) as added (id, count) where se.tenant_id = ? and se.id = added.id`;
+/** The objects that still name the blob written for them become CREATED, and count into their series. */
+const MARK_CREATED = `with marked as (
+    update imaging_objects o set status = 'CREATED'
+    from unnest(?::uuid[], ?::text[]) as written (id, blob_key)
+    where o.tenant_id = ? and o.id = written.id and o.storage_uri = written.blob_key and o.status = 'CREATING'
+    returning o.id, o.series_id
+  ), counted as (
+    update imaging_series se set number_of_instances = se.number_of_instances + added.count
+    from (select series_id, count(*) as count from marked group by series_id) as added
+    where se.tenant_id = ? and se.id = added.series_id
+  )
+  select id from marked`;
 
 function byKey<Row, K extends keyof Row>(rows: Row[], key: K): Map<Row[K], Row> {
   return new Map(rows.map((row) => [row[key], row]));
