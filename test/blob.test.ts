@@ -188,9 +188,15 @@ function behavesLikeABlobStore(store: () => BlobStore): void {
 
   it('lists exactly the keys under a prefix', async () => {
     const keys = ['list/a/1', 'list/a/2', 'list/a/3', 'list/a/deep/4', 'list/ab/5', 'list/b/6', 'list/b/7'];
+    const before = Date.now() - 2000; // S3 servers keep whole seconds
     for (const [index, key] of keys.entries()) await store().put(key, Buffer.alloc(index + 1));
-    const listed = async (prefix: string) =>
+    const listing = async (prefix: string) =>
       (await collect(store().list(prefix))).sort((x, y) => (x.key < y.key ? -1 : 1));
+    const all = await listing('list/');
+    for (const { key, lastModified } of all) {
+      assert.ok(lastModified.getTime() >= before && lastModified.getTime() <= Date.now() + 2000, `${key} was last modified when it was put, not ${lastModified.toISOString()}`);
+    }
+    const listed = async (prefix: string) => (await listing(prefix)).map(({ key, size }) => ({ key, size }));
 
     assert.deepEqual(await listed('list/a/'), [
       { key: 'list/a/1', size: 1 },

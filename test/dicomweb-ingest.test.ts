@@ -52,6 +52,11 @@ describe('DICOM ingest', function () {
   const rows = (table: string, where: Record<string, unknown> = {}) =>
     app.services.db.tenant(tenantId, (trx) => trx(table).where(where)) as Promise<Record<string, any>[]>;
   const store = async (file: string) => ingest.store(caller, await parseInstanceFile(file), fileOf(file));
+  const blobKeys = async () => {
+    const keys: string[] = [];
+    for await (const { key } of app.services.blobs.list(`dicom/${tenantId}/`)) keys.push(key);
+    return keys.sort();
+  };
 
   before(async () => {
     app = await startTestApp();
@@ -109,6 +114,9 @@ describe('DICOM ingest', function () {
 
   it('refuses other bytes under a stored SOP Instance UID, and an instance of a study that is another patient\'s', async () => {
     const before = (await rows('imaging_objects')).length;
+    const blobsBefore = await blobKeys();
+    const sameBytes = await store(MR);
+    assert.ok(sameBytes.stored && sameBytes.alreadyStored);
     const otherBytes = await store(alteredCopy(MR, 'TOSHIBA', 'HITACHI'));
     assert.equal(otherBytes.stored, false);
     assert.equal(!otherBytes.stored && otherBytes.reason, FailureReason.DuplicateSOPInstance);
@@ -118,6 +126,7 @@ describe('DICOM ingest', function () {
     assert.equal(!otherPatient.stored && otherPatient.reason, FailureReason.ProcessingFailure);
     assert.equal((await rows('imaging_objects')).length, before);
     assert.deepEqual((await rows('patient_identifiers', { value: '9XZ7' })), [], 'the refused instance left no patient behind');
+    assert.deepEqual(await blobKeys(), blobsBefore, 'the blobs written while the refused and the already stored instances were registered are gone');
   });
 
   it('stores an instance whose InstanceNumber is beyond the range of IS, without indexing that number', async () => {

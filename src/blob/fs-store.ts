@@ -161,8 +161,8 @@ export class FsBlobStore implements BlobStore {
       if (entry.isDirectory()) {
         if (`${key}/`.startsWith(prefix)) yield* this.walk(`${key}/`, prefix);
       } else if (entry.isFile() && key.startsWith(prefix)) {
-        const size = await sizeOf(path.join(this.root, directoryKey, entry.name));
-        if (size !== undefined) yield { key, size };
+        const stats = await statOf(path.join(this.root, directoryKey, entry.name));
+        if (stats) yield { key, size: stats.size, lastModified: stats.mtime };
       }
     }
   }
@@ -175,9 +175,9 @@ async function writeFully(file: FileHandle, chunk: Buffer): Promise<void> {
 }
 
 /** undefined when the file was deleted while listing. */
-async function sizeOf(file: string): Promise<number | undefined> {
+async function statOf(file: string): Promise<{ size: number; mtime: Date } | undefined> {
   try {
-    return (await fsp.stat(file)).size;
+    return await fsp.stat(file);
   } catch (error) {
     if (isMissing(error)) return undefined;
     throw error;

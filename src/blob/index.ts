@@ -36,6 +36,8 @@ export interface BlobHead {
 export interface BlobListing {
   key: string;
   size: number;
+  /** When the blob's bytes were last written. */
+  lastModified: Date;
 }
 
 /**

@@ -1,13 +1,14 @@
-// Storing received DICOM instances (STOW-RS, and C-STORE later): rows first, then the bytes,
-// then the rows say the bytes are there.
+// Storing received DICOM instances (STOW-RS, and C-STORE later): the rows and the bytes at the
+// same time, then the rows say the bytes are there.
 //
 // 1. Register: a tenant transaction links the patient, finds or creates the study and series, and
 //    records the object as CREATING with its attributes, DICOM JSON, frame index and the opaque
 //    key (UIDs can carry patient data) its blob is to have. Its commit does not wait for the disk:
 //    a crash that undoes it loses nothing acknowledged, and step 3's commit flushes it.
-// 2. The file goes to the blob store under that key; the store makes it durable before it returns.
-// 3. Complete: a durable transaction marks the object CREATED (if it still names that blob),
-//    counts it into its series and study, and audits the write.
+// 2. Meanwhile the file goes to the blob store under that key; the store makes it durable before
+//    it returns. A refused or already stored instance's blob is removed again.
+// 3. Complete, once both are done: a durable transaction marks the object CREATED (if it still
+//    names that blob), counts it into its series and study, and audits the write.
 //
 // Steps 1 and 3 are group-committed per tenant: instances being stored at the same time (the
 // parts of a STOW-RS request, concurrent requests) share their transactions, take each study's
@@ -15,7 +16,7 @@
 // Queries and retrieval see CREATED objects only, so a crash at any point leaves nothing
 // half-made visible. A CREATING row names the blob it waited for: the next store of the same
 // instance takes the row over and removes that blob. Left to the sweep (sweep.ts, `cusp sweep`):
-// CREATING rows no store retries, and blobs whose registration a crash undid (named by no row).
+// CREATING rows no store retries, and blobs no row names (a crash undid their registration).
 // In one process, stores of one SOP instance run one at a time.
 //
 // A refusal (the study is another patient's, the series another study's, the SOP instance
@@ -60,6 +61,8 @@ class Refusal extends Error {
 interface Registration {
   instance: ParsedInstance;
   file: SpooledFile;
+  /** The key the file is being written under. */
+  blobKey: string;
 }
 
 type Registered =
@@ -117,10 +120,20 @@ export class InstanceIngest {
   }
 
   private async storeOnce(caller: IngestCaller, instance: ParsedInstance, file: SpooledFile): Promise<StoreResult> {
-    const registered = await this.registrations.submit(caller.tenantId, { instance, file });
+    const blobKey = `dicom/${caller.tenantId}/${randomUUID()}`;
+    const writing = this.blobs.putFile(blobKey, file.path, { contentType: 'application/dicom' });
+    writing.catch(() => undefined); // awaited on every path below
+    let registered: Registered;
+    try {
+      registered = await this.registrations.submit(caller.tenantId, { instance, file, blobKey });
+    } catch (error) {
+      await this.discardBlob(writing, blobKey);
+      throw error;
+    }
+    if (registered.outcome !== 'registered') await this.discardBlob(writing, blobKey);
     if (registered.outcome === 'refused') return { stored: false, reason: registered.reason, message: registered.message };
     if (registered.outcome === 'already-stored') return { stored: true, objectId: registered.objectId, alreadyStored: true };
-    await this.blobs.putFile(registered.blobKey, file.path, { contentType: 'application/dicom' });
+    await writing;
     const completed = await this.completions.submit(caller.tenantId, { ...registered, caller });
     if (!completed) {
       await this.removeUnnamedBlob(registered.blobKey);
@@ -131,6 +144,12 @@ export class InstanceIngest {
     }
     if (registered.replacedBlobKey) await this.removeUnnamedBlob(registered.replacedBlobKey);
     return { stored: true, objectId: registered.objectId, alreadyStored: false };
+  }
+
+  /** The blob `writing` puts under `key`, which no row is to name, removed once written (or not). */
+  private async discardBlob(writing: Promise<void>, key: string): Promise<void> {
+    await writing.catch(() => undefined);
+    await this.removeUnnamedBlob(key);
   }
 
   /** A blob no row names any longer; one that cannot be removed now is left to the sweep. */
@@ -167,7 +186,7 @@ export class InstanceIngest {
     const results: Registered[] = [];
     const inserts: { index: number; columns: Record<string, unknown> }[] = [];
     const teeth: { index: number; teeth: CodedConcept[] }[] = [];
-    for (const [index, { instance, file }] of items.entries()) {
+    for (const [index, { instance, file, blobKey }] of items.entries()) {
       const record = instance.attributes;
       let study: StudyRow;
       let seriesId: string;
@@ -186,7 +205,6 @@ export class InstanceIngest {
         else results.push({ outcome: 'refused', reason: FailureReason.DuplicateSOPInstance, message: `SOP instance ${record.SOPInstanceUID} is already stored with other content` });
         continue;
       }
-      const blobKey = `dicom/${tenantId}/${randomUUID()}`;
       const columns = {
         study_id: study.id, series_id: seriesId, sop_instance_uid: record.SOPInstanceUID, sop_class_uid: record.SOPClassUID,
         object_type: 'DICOM', status: 'CREATING', storage_uri: blobKey, hash: file.sha256, byte_size: file.size,

@@ -1,11 +1,12 @@
-// What interrupted stores and deletions leave behind (ingest.ts, delete.ts), removed:
-// - objects still CREATING whose registration is older than `olderThanMinutes`, with the blob each
-//   names: no store spends that long between registering an instance and completing it, and one
-//   that does finds its row gone and fails the instance;
-// - blobs under the tenant's prefix that no object names: written before a crash undid their
-//   registration, abandoned by a store that was taken over, or left by a DELETE that could not
-//   remove them. A store registers its row before it writes the blob, so a blob listed before the
-//   named keys are read is never one a store is still writing.
+// What interrupted stores and deletions leave behind (ingest.ts, delete.ts), removed once older
+// than `olderThanMinutes` — no store spends that long between receiving an instance and
+// completing it, and one that does finds its row gone and fails the instance:
+// - objects still CREATING whose registration is older, with the blob each names;
+// - blobs under the tenant's prefix that no object names and that were last written before the
+//   limit: written by a store whose registration a crash undid, abandoned by a store that was
+//   taken over, or left by a DELETE that could not remove them. A store writes its blob while
+//   it registers the row, so a younger blob may be one whose row is about to be committed; a
+//   limit of 0 is for a server that stores nothing meanwhile.
 // The tenant's blob keys and the keys its objects name are held in memory while it runs.
 import type { BlobStore } from '../blob/index.ts';
 import type { Database } from '../db/index.ts';
@@ -25,8 +26,9 @@ export async function sweepImaging(db: Database, blobs: BlobStore, tenantId: str
     .returning('storage_uri')) as { storage_uri: string | null }[];
   for (const { storage_uri: key } of abandoned) if (key) await blobs.delete(key);
 
+  const limit = Date.now() - olderThanMinutes * 60_000;
   const listed: string[] = [];
-  for await (const { key } of blobs.list(`dicom/${tenantId}/`)) listed.push(key);
+  for await (const { key, lastModified } of blobs.list(`dicom/${tenantId}/`)) if (lastModified.getTime() <= limit) listed.push(key);
   const named = new Set((await db.tenant(tenantId, (trx) => trx('imaging_objects').where({ tenant_id: tenantId })
     .whereNotNull('storage_uri').pluck('storage_uri')) as string[]));
   const unnamed = listed.filter((key) => !named.has(key));
