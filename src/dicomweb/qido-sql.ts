@@ -15,8 +15,7 @@
 //   order by st.study_date desc nulls last, st.study_time_key desc nulls last, st.study_uid
 //   limit 102
 import type { Knex } from 'knex';
-import type { Transaction } from '../db/index.ts';
-import { prepared } from '../db/prepared.ts';
+import type { Reader } from '../db/statements.ts';
 import { attributeNamed, ANATOMICAL_ORIENTATION_TYPE, LEVELS, PATIENT_GROUP, UPPER_LEVEL_TAGS, DEPTH, type QueryLevel } from './qido-attributes.ts';
 import { INSTANCE, MODEL, SERIES, STUDY } from './qido-model.ts';
 import type { QidoSearch, QidoTarget } from './qido-request.ts';
@@ -115,7 +114,7 @@ function order(target: QidoTarget): string[] {
 }
 
 /** The matching rows of a search, without order or select: one query for the results, one for counting them. */
-function matching(trx: Transaction, tenantId: string, search: QidoSearch): Knex.QueryBuilder {
+function matching(trx: Knex, tenantId: string, search: QidoSearch): Knex.QueryBuilder {
   const { target } = search;
   const model = MODEL[target.level];
   const query = trx(`${model.table} as ${model.alias}`);
@@ -138,32 +137,33 @@ function shape({ target, conditions }: QidoSearch): string {
 }
 
 export interface QidoQuery {
-  /** Up to `limit` results from the search's offset, in the default order (a query builder: await it). */
-  results(limit: number): Knex.QueryBuilder<Record<string, unknown>, QidoRow[]>;
+  /** Up to `limit` results from the search's offset, in the default order. */
+  results(limit: number): Promise<QidoRow[]>;
   /** How many rows match, all pages together. */
   count(): Promise<number>;
 }
 
-export function qidoQuery(trx: Transaction, tenantId: string, search: QidoSearch, baseUrl: string): QidoQuery {
+/** The search's queries, each run by `read` as a statement of its own. */
+export function qidoQuery(read: Reader, tenantId: string, search: QidoSearch, baseUrl: string): QidoQuery {
   const json = resultJson(search, baseUrl);
   const level = search.target.level;
+  const columns = [
+    'st.id as studyRowId', 'st.study_uid as studyUid',
+    ...(level !== 'study' ? ['se.series_uid as seriesUid'] : []),
+    ...(level === 'instance' ? ['o.sop_instance_uid as sopInstanceUid'] : []),
+  ];
   return {
     results(limit) {
-      const columns = [
-        'st.id as studyRowId', 'st.study_uid as studyUid',
-        ...(level !== 'study' ? ['se.series_uid as seriesUid'] : []),
-        ...(level === 'instance' ? ['o.sop_instance_uid as sopInstanceUid'] : []),
-      ];
       // knex leaves out OFFSET 0, so whether there is an offset is part of the shape.
-      return prepared(matching(trx, tenantId, search)
+      return read<QidoRow>((q) => matching(q, tenantId, search)
         .select(columns)
-        .select(trx.raw(`${json.sql} as json`, json.bindings as Knex.RawBinding[]))
+        .select(q.raw(`${json.sql} as json`, json.bindings as Knex.RawBinding[]))
         .orderByRaw(order(search.target).join(', '))
         .limit(limit)
-        .offset(search.offset), `${shape(search)}\n${json.sql}\n${search.offset > 0 ? 'offset' : ''}`) as unknown as Knex.QueryBuilder<Record<string, unknown>, QidoRow[]>;
+        .offset(search.offset), `${shape(search)}\n${json.sql}\n${search.offset > 0 ? 'offset' : ''}`);
     },
     async count() {
-      const [row] = await prepared(matching(trx, tenantId, search).count({ count: '*' }), `${shape(search)}\ncount`);
+      const [row] = await read<{ count: number | string }>((q) => matching(q, tenantId, search).count({ count: '*' }), `${shape(search)}\ncount`);
       return Number(row!.count);
     },
   };
