@@ -14,7 +14,6 @@ export type StatementQuery = (q: Knex) => Knex.QueryBuilder | Knex.Raw;
 export type StatementRunner = <Row>(query: StatementQuery, shape: string) => Promise<Row[]>;
 /** A runner of SELECTs. */
 export type Reader = StatementRunner;
-export type ReadQuery = StatementQuery;
 
 const sqlOnly = knexFactory({ client: 'pg' });
 
