@@ -21,7 +21,8 @@ const USAGE = `usage:
   cusp sweep [--tenant TENANT_ID] [--older-than-minutes N]
                                                remove imaging leftovers of interrupted stores and
                                                deletions (objects still being stored after N
-                                               minutes, default 1440, and blobs no object names)
+                                               minutes, default 1440, and blobs older than that
+                                               which no object names)
 The database is DATABASE_URL, or the embedded one in DATA_DIR (the server must not be running).`;
 
 const CLI_ACTOR: AuditActor = { actorType: 'SYSTEM', userAgent: 'cusp-cli' };

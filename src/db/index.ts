@@ -100,9 +100,9 @@ export async function openDatabase(config: Config, options: { migrate?: boolean 
     },
     reader(tenantId) {
       if (!isUuid(tenantId)) throw new Error(`invalid tenant id "${tenantId}"`);
-      return scopedStatements(knex, { role: TENANT_ROLE, tenantId }, namedStatements);
+      return scopedStatements(knex, { role: TENANT_ROLE, tenantId });
     },
-    platformStatements: scopedStatements(knex, { role: PLATFORM_ROLE, tenantId: '' }, namedStatements),
+    platformStatements: scopedStatements(knex, { role: PLATFORM_ROLE, tenantId: '' }),
     platform(work) {
       return scoped(knex, { role: PLATFORM_ROLE, tenantId: '' }, work);
     },

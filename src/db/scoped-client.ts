@@ -57,10 +57,14 @@ class ScopedTransaction extends TransactionPG {
   }
 }
 
+/** Whether `client`'s connections may hold named statements (not where they share one session). */
+export function namesStatements(client: Knex.Client): boolean {
+  return (client.config as Record<string, unknown>)[NAMED_STATEMENTS_KEY] !== false;
+}
+
 export class ScopedClientPG extends ClientPG {
   override _query(connection: unknown, query: KnexQuery): Promise<unknown> {
-    const named = (this.config as Record<string, unknown>)[NAMED_STATEMENTS_KEY] !== false;
-    if (named || query.options?.name === undefined) return super._query(connection, query);
+    if (namesStatements(this) || query.options?.name === undefined) return super._query(connection, query);
     const { name: _unnamed, ...options } = query.options;
     return super._query(connection, { ...query, options });
   }

@@ -6,7 +6,7 @@
 import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import { prepared, statementName } from './prepared.ts';
-import { beginStatement, type TransactionScope } from './scoped-client.ts';
+import { beginStatement, namesStatements, type TransactionScope } from './scoped-client.ts';
 
 /** Builds one statement with `q`, a knex instance or transaction. */
 export type StatementQuery = (q: Knex) => Knex.QueryBuilder | Knex.Raw;
@@ -22,12 +22,15 @@ export function readerIn(trx: Knex.Transaction): StatementRunner {
   return async <Row>(query: StatementQuery, shape: string) => rowsOf<Row>(await prepared(query(trx), shape));
 }
 
-/** Runs each statement in a transaction of its own, scoped as `scope`; `namedStatements` as in connect(). */
-export function scopedStatements(knex: Knex, scope: TransactionScope, namedStatements: boolean): StatementRunner {
+/** Runs each statement in a transaction of its own, scoped as `scope`; named as the knex client's queries are. */
+export function scopedStatements(knex: Knex, scope: TransactionScope): StatementRunner {
   const begin = beginStatement(scope);
+  const namedStatements = namesStatements(knex.client);
   return async <Row>(query: StatementQuery, shape: string) => {
-    const { sql, bindings } = query(sqlOnly).toSQL().toNative();
-    const name = namedStatements ? statementName(shape, () => query(sqlOnly).toSQL().sql) : undefined;
+    const compiled = query(sqlOnly).toSQL();
+    const { sql, bindings } = compiled.toNative();
+    // The shape check compares knex's text, as prepared() does for statements run in a transaction.
+    const name = namedStatements ? statementName(shape, () => compiled.sql) : undefined;
     const connection = await knex.client.acquireConnection() as pg.Client;
     try {
       await connection.query(begin);

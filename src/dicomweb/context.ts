@@ -29,7 +29,7 @@ export function imagingCaller(req: Request): IngestCaller {
   return { tenantId, audit };
 }
 
-/** Reads in the caller's tenant, each a transaction of its own (src/db/reads.ts). */
+/** Reads in the caller's tenant, each a transaction of its own (src/db/statements.ts). */
 export function callerReader(services: Pick<DicomwebServices, 'db'>, req: Request): Reader {
   return services.db.reader(requireCaller(req).tenantId);
 }

@@ -66,15 +66,20 @@ interface Registration {
 }
 
 type Registered =
-  | { outcome: 'registered'; objectId: string; studyId: string; studyUid: string; blobKey: string; replacedBlobKey: string | null }
+  | { outcome: 'registered'; objectId: string; studyId: string; studyUid: string; replacedBlobKey: string | null }
   | { outcome: 'already-stored'; objectId: string }
   | { outcome: 'refused'; reason: number; message: string };
 
-type Completion = Extract<Registered, { outcome: 'registered' }> & { caller: IngestCaller };
+type NewlyRegistered = Extract<Registered, { outcome: 'registered' }>;
+type Completion = NewlyRegistered & { blobKey: string; caller: IngestCaller };
 
 const STUDY_COLUMNS = ['id', 'study_uid', 'patient_id', 'patient_dicom_id', 'issuer_of_patient_id'];
 const SERIES_COLUMNS = ['id', 'study_id', 'series_uid'];
 const OBJECT_COLUMNS = ['id', 'status', 'hash', 'series_id', 'sop_instance_uid', 'storage_uri'];
+
+interface StudyRow { id: string; study_uid: string; patient_id: string; patient_dicom_id: string | null; issuer_of_patient_id: string | null }
+interface SeriesRow { id: string; study_id: string; series_uid: string }
+interface ObjectRow { id: string; status: 'CREATING' | 'CREATED'; hash: string | null; series_id: string | null; sop_instance_uid: string; storage_uri: string | null }
 
 /** The studies, series and objects already stored under the UIDs of `records`: one statement, one round trip. */
 const STORED_ROWS = `select
@@ -92,9 +97,6 @@ async function storedRowsOf(trx: Transaction, tenantId: string, records: ParsedI
   ]), STORED_ROWS) as { rows: { studies: StudyRow[]; series: SeriesRow[]; objects: ObjectRow[] }[] };
   return rows[0]!;
 }
-interface StudyRow { id: string; study_uid: string; patient_id: string; patient_dicom_id: string | null; issuer_of_patient_id: string | null }
-interface SeriesRow { id: string; study_id: string; series_uid: string }
-interface ObjectRow { id: string; status: 'CREATING' | 'CREATED'; hash: string | null; series_id: string | null; sop_instance_uid: string; storage_uri: string | null }
 
 export class InstanceIngest {
   private readonly registrations: GroupCommit<Registration, Registered>;
@@ -134,9 +136,9 @@ export class InstanceIngest {
     if (registered.outcome === 'refused') return { stored: false, reason: registered.reason, message: registered.message };
     if (registered.outcome === 'already-stored') return { stored: true, objectId: registered.objectId, alreadyStored: true };
     await writing;
-    const completed = await this.completions.submit(caller.tenantId, { ...registered, caller });
+    const completed = await this.completions.submit(caller.tenantId, { ...registered, blobKey, caller });
     if (!completed) {
-      await this.removeUnnamedBlob(registered.blobKey);
+      await this.removeUnnamedBlob(blobKey);
       return {
         stored: false, reason: FailureReason.ProcessingFailure,
         message: `SOP instance ${instance.attributes.SOPInstanceUID} was deleted, or taken over by another store of it, while its bytes were written`,
@@ -213,7 +215,7 @@ export class InstanceIngest {
         dicom_json: instance.dicomJson, frame_offsets: instance.pixelData?.frames ? JSON.stringify(instance.pixelData.frames) : null,
         bulk_data: JSON.stringify(instance.bulkData), ...objectQueryColumns(instance),
       };
-      const registered = { outcome: 'registered' as const, objectId: '', studyId: study.id, studyUid: study.study_uid, blobKey, replacedBlobKey: null as string | null };
+      const registered = { outcome: 'registered' as const, objectId: '', studyId: study.id, studyUid: study.study_uid, replacedBlobKey: null as string | null };
       if (existing) {
         // Left CREATING by a store that did not finish (or is still under way in another process): this one takes it over.
         await trx('imaging_objects').where({ tenant_id: tenantId, id: existing.id }).update(columns);
@@ -231,7 +233,7 @@ export class InstanceIngest {
       inserts.forEach(({ index }, position) => Object.assign(results[index]!, { objectId: inserted[position].id }));
     }
     const toothRows = teeth.flatMap(({ index, teeth: coded }) => coded.map((tooth) => ({
-      tenant_id: tenantId, object_id: (results[index] as Completion).objectId,
+      tenant_id: tenantId, object_id: (results[index] as NewlyRegistered).objectId,
       tooth_code: tooth.CodeValue, code_system: tooth.CodingSchemeDesignator, code_meaning: tooth.CodeMeaning ?? null,
     })));
     if (toothRows.length > 0) await trx('imaging_object_teeth').insert(toothRows);
