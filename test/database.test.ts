@@ -52,6 +52,30 @@ describe('scoped transactions', () => {
     }
   });
 
+  it('tenant() with genericPlans runs named statements on a generic plan, in that transaction only', async () => {
+    const db = await openDatabase({ ...loadConfig({}), databaseUrl: testDatabaseUrl(), databasePoolSize: 1 }, { migrate: false });
+    try {
+      const tenantId = '3f0c9a52-6c1e-4a8e-9a0e-5a4c1c2b7d10';
+      const shape = 'test generic plan';
+      const plans = (genericPlans?: boolean) => db.tenant(tenantId, async (trx) => {
+        for (let run = 0; run < 8; run++) await prepared(trx.raw('select count(*) from tenants where id = any(?::uuid[])', [[tenantId]]), shape);
+        const mode = (await trx.raw("select current_setting('plan_cache_mode') as mode")).rows[0].mode;
+        const [counts] = (await trx.raw('select generic_plans, custom_plans from pg_prepared_statements where statement like ?', ['%tenants where id = any%'])).rows;
+        return { mode, counts };
+      }, { genericPlans });
+      const generic = await plans(true);
+      assert.equal(generic.mode, 'force_generic_plan');
+      const after = await plans();
+      assert.equal(after.mode, 'auto', 'the setting ends with its transaction');
+      if (!embedded) {
+        assert.deepEqual(generic.counts, { generic_plans: 8, custom_plans: 0 }, 'planned once, at the first run');
+        assert.ok(after.counts.custom_plans >= 5, `without it, custom plans first (${JSON.stringify(after.counts)})`);
+      }
+    } finally {
+      await db.close();
+    }
+  });
+
   it('reader() runs each read in a tenant transaction of its own, on a connection it gives back, also after a failure', async () => {
     const db = await openDatabase({ ...loadConfig({}), databaseUrl: testDatabaseUrl(), databasePoolSize: 1 }, { migrate: false });
     try {

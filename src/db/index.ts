@@ -31,9 +31,9 @@ export interface Database {
   /**
    * Runs `work` in one transaction scoped to `tenantId` by row-level security. `durable: false`
    * lets the commit return before it is flushed to disk: for writes that a crash may undo
-   * without loss (a later durable commit flushes them too).
+   * without loss (a later durable commit flushes them too). `genericPlans`: see TransactionScope.
    */
-  tenant<T>(tenantId: string, work: (trx: Transaction) => Promise<T>, options?: { durable?: boolean }): Promise<T>;
+  tenant<T>(tenantId: string, work: (trx: Transaction) => Promise<T>, options?: Pick<TransactionScope, 'durable' | 'genericPlans'>): Promise<T>;
   /** Runs read queries for `tenantId`, each in a transaction of its own (lighter than tenant()). */
   reader(tenantId: string): Reader;
   /** Runs `work` in one transaction across tenants, for platform operations only. */
@@ -96,7 +96,7 @@ export async function openDatabase(config: Config, options: { migrate?: boolean 
     embedded: Boolean(embedded),
     tenant(tenantId, work, options = {}) {
       if (!isUuid(tenantId)) return Promise.reject(new Error(`invalid tenant id "${tenantId}"`));
-      return scoped(knex, { role: TENANT_ROLE, tenantId, durable: options.durable }, work);
+      return scoped(knex, { role: TENANT_ROLE, tenantId, ...options }, work);
     },
     reader(tenantId) {
       if (!isUuid(tenantId)) throw new Error(`invalid tenant id "${tenantId}"`);

@@ -30,15 +30,24 @@ export interface TransactionScope {
   tenantId: string;
   /** False: COMMIT returns before its WAL is flushed (synchronous_commit off), for writes that a crash may lose. */
   durable?: boolean;
+  /**
+   * True: named statements run a generic plan, made at their first run on a connection
+   * (plan_cache_mode force_generic_plan), for statements whose parameters are lists of a batch.
+   * PostgreSQL may otherwise plan such a statement at every run — a generic plan over lists of any
+   * length can estimate dearer than the custom plan for the list given (the ingest's statements
+   * do) — and planning them costs more than running them.
+   */
+  genericPlans?: boolean;
 }
 
 const ROLE = /^[a-z_]+$/;
 const TENANT = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/i;
 
-export function beginStatement({ role, tenantId, durable = true }: TransactionScope): string {
+export function beginStatement({ role, tenantId, durable = true, genericPlans = false }: TransactionScope): string {
   if (!ROLE.test(role) || !TENANT.test(tenantId)) throw new Error('invalid transaction scope');
   const commit = durable ? '' : ", set_config('synchronous_commit', 'off', true)";
-  return `BEGIN; SELECT set_config('role', '${role}', true), set_config('cusp.tenant_id', '${tenantId}', true)${commit};`;
+  const plans = genericPlans ? ", set_config('plan_cache_mode', 'force_generic_plan', true)" : '';
+  return `BEGIN; SELECT set_config('role', '${role}', true), set_config('cusp.tenant_id', '${tenantId}', true)${commit}${plans};`;
 }
 
 /** The transaction config key that carries the scope (knex replaces `userParams` with its own). */

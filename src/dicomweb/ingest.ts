@@ -162,16 +162,17 @@ export class InstanceIngest {
   /**
    * The batch in one transaction; should that fail, each item in a transaction of its own, so that
    * one item's unexpected failure (a row another process raced for, say) fails that item only.
+   * The statements take the batch's UIDs as lists: generic plans (src/db/scoped-client.ts).
    */
   private async inBatch<Item, Result>(tenantId: string, items: Item[], write: (trx: Transaction, items: Item[]) => Promise<Result[]>, durable: boolean): Promise<(Result | Promise<Result>)[]> {
     try {
-      return await this.db.tenant(tenantId, (trx) => write(trx, items), { durable });
+      return await this.db.tenant(tenantId, (trx) => write(trx, items), { durable, genericPlans: true });
     } catch (error) {
       if (items.length === 1) throw error;
     }
     const results: Promise<Result>[] = [];
     for (const item of items) {
-      const alone = this.db.tenant(tenantId, (trx) => write(trx, [item]), { durable }).then((written) => written[0]!);
+      const alone = this.db.tenant(tenantId, (trx) => write(trx, [item]), { durable, genericPlans: true }).then((written) => written[0]!);
       await alone.catch(() => undefined);
       results.push(alone);
     }
