@@ -229,6 +229,16 @@ describe('STOW-RS multipart/related request bodies', () => {
       });
     }
 
+    it('spools a part larger than what it holds in memory byte for byte (written as it arrives)', async () => {
+      const large = Buffer.alloc(3 * 1024 * 1024 + 17);
+      for (let i = 0; i < large.length; i++) large[i] = (i * 7919) % 251;
+      const parts = await readParts(Readable.from(inChunks(multipartBody(dicomParts(MR_SMALL, large, CT_SMALL)), 65536)), DICOM_CONTENT_TYPE, { tempDir });
+      for (const [index, expected] of [MR_SMALL, large, CT_SMALL].entries()) {
+        assert.ok(parts[index]!.bytes.equals(expected), `part ${index + 1} differs from what was sent`);
+        assert.equal(parts[index]!.sha256, sha256(expected));
+      }
+    });
+
     it('creates the temporary directory when it is missing', async () => {
       const parts = await readParts(Readable.from([multipartBody(dicomParts(MR_SMALL))]), DICOM_CONTENT_TYPE, { tempDir: path.join(tempDir, 'a', 'b') });
       assert.ok(parts[0]!.bytes.equals(MR_SMALL));

@@ -1,4 +1,6 @@
 // A temporary file that bytes are appended to as they arrive, measured (size, SHA-256) on the way.
+// Appends are gathered in memory up to FLUSH_BYTES and written together: a request body arrives in
+// chunks of a few kilobytes, and a write per chunk costs more than the bytes it carries.
 import { createHash, randomUUID } from 'node:crypto';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,10 +12,15 @@ export interface SpooledFile {
   sha256: string;
 }
 
+/** At most this much of a part is held in memory before it is written. */
+const FLUSH_BYTES = 1024 * 1024;
+
 export class SpoolFile {
   readonly #hash = createHash('sha256');
   #size = 0;
   #file: FileHandle | undefined;
+  #unwritten: Buffer[] = [];
+  #unwrittenBytes = 0;
 
   private constructor(readonly path: string, file: FileHandle) {
     this.#file = file;
@@ -29,12 +36,24 @@ export class SpoolFile {
     return this.#size;
   }
 
-  /** Resolves once `bytes` are written, so a caller that awaits it reads no faster than the disk takes. */
+  /**
+   * Resolves once `bytes` are held, or written when that makes FLUSH_BYTES, so that a caller that
+   * awaits it reads no faster than the disk takes. `bytes` must not change afterwards.
+   */
   async append(bytes: Buffer): Promise<void> {
     if (!this.#file) throw new Error(`spool file ${this.path} is already closed`);
     this.#hash.update(bytes);
     this.#size += bytes.length;
-    await this.#file.appendFile(bytes); // writes at the current position until every byte is written
+    this.#unwritten.push(bytes);
+    this.#unwrittenBytes += bytes.length;
+    if (this.#unwrittenBytes >= FLUSH_BYTES) await this.#write(this.#file);
+  }
+
+  async #write(file: FileHandle): Promise<void> {
+    const bytes = this.#unwritten.length === 1 ? this.#unwritten[0]! : Buffer.concat(this.#unwritten, this.#unwrittenBytes);
+    this.#unwritten = [];
+    this.#unwrittenBytes = 0;
+    await file.appendFile(bytes); // writes at the current position until every byte is written
   }
 
   /** Closes the file, which stays for the caller to remove; on failure it is deleted. */
@@ -43,7 +62,11 @@ export class SpoolFile {
     const file = this.#file;
     this.#file = undefined;
     try {
-      await file.close();
+      try {
+        if (this.#unwrittenBytes > 0) await this.#write(file);
+      } finally {
+        await file.close();
+      }
     } catch (error) {
       await removeSpooledFile(this.path);
       throw error;
@@ -55,6 +78,8 @@ export class SpoolFile {
   async discard(): Promise<void> {
     const file = this.#file;
     this.#file = undefined;
+    this.#unwritten = [];
+    this.#unwrittenBytes = 0;
     await file?.close().catch(() => {});
     await removeSpooledFile(this.path);
   }
