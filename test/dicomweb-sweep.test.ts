@@ -22,6 +22,9 @@ describe('sweep of imaging leftovers', function () {
   const exists = async (key: string) => (await app.services.blobs.head(key)) !== undefined;
   const objects = (tenantId: string) => app.services.db.tenant(tenantId, (trx) => trx('imaging_objects').select('status', 'storage_uri')) as Promise<{ status: string; storage_uri: string }[]>;
 
+  const sweepAudits = (tenantId: string) => app.services.db.tenant(tenantId, (trx) => trx('audit_events')
+    .where({ tenant_id: tenantId }).whereRaw("metadata->>'sweep' is not null").select('event_type', 'resource_type', trx.raw("metadata->>'sopInstanceUid' as sop_instance_uid")));
+
   /** A tenant with one stored instance, one left CREATING by a store whose blob write failed after it was written, and a blob no object names. */
   async function tenantWithLeftovers() {
     const { tenantId } = await tenantWithToken(app, ['system/ImagingStudy.read']);
@@ -53,10 +56,12 @@ describe('sweep of imaging leftovers', function () {
     const other = await tenantWithLeftovers();
     assert.ok(await exists(mine.abandonedKey) && await exists(mine.strayKey));
 
-    assert.deepEqual(await sweepImaging(app.services.db, app.services.blobs, mine.tenantId, 60), { abandonedObjects: 0, unnamedBlobs: 0 },
+    assert.deepEqual(await sweepImaging(app.services, mine.tenantId, 60, caller(mine.tenantId).audit), { abandonedObjects: 0, unnamedBlobs: 0 },
       'a CREATING object, or a blob no object names, younger than the limit may belong to a store still under way');
     assert.ok(await exists(mine.abandonedKey) && await exists(mine.strayKey));
-    assert.deepEqual(await sweepImaging(app.services.db, app.services.blobs, mine.tenantId, 0), { abandonedObjects: 1, unnamedBlobs: 1 });
+    assert.deepEqual(await sweepImaging(app.services, mine.tenantId, 0, caller(mine.tenantId).audit), { abandonedObjects: 1, unnamedBlobs: 1 });
+    assert.deepEqual(await sweepAudits(mine.tenantId), [{ event_type: 'DICOM_DELETE', resource_type: 'ImagingStudy', sop_instance_uid: '1.3.6.1.4.1.5962.1.1.4.1.1.20040826185059.5457' }],
+      'the removed object is audited');
     assert.deepEqual((await objects(mine.tenantId)).map((object) => object.status), ['CREATED']);
     assert.ok(!await exists(mine.abandonedKey) && !await exists(mine.strayKey));
     assert.ok(await exists(mine.storedKey), 'the stored instance keeps its blob');
@@ -69,6 +74,7 @@ describe('sweep of imaging leftovers', function () {
       cwd: ROOT, env: { ...process.env, DATABASE_URL: testDatabaseUrl(), DATA_DIR: app.services.config.dataDir, BLOB_STORE: 'fs' },
     });
     assert.deepEqual(JSON.parse(stdout), { [leftovers.tenantId]: { abandonedObjects: 1, unnamedBlobs: 1 } });
+    assert.equal((await sweepAudits(leftovers.tenantId)).length, 1, 'audited from the shell too');
     assert.ok(!await exists(leftovers.abandonedKey) && !await exists(leftovers.strayKey) && await exists(leftovers.storedKey));
   });
 });

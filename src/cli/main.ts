@@ -106,10 +106,11 @@ async function main(argv: string[]): Promise<void> {
       const config = loadConfig();
       const db = await openDatabase({ ...config, databasePoolSize: 2 });
       try {
-        const tenants = values.tenant ? [values.tenant] : (await new AdminService(db, new AuditLog(db, createLogger('warn'))).listTenants()).map((tenant) => tenant.id as string);
-        const blobs = createBlobStore(config);
+        const audit = new AuditLog(db, createLogger('warn'));
+        const tenants = values.tenant ? [values.tenant] : (await new AdminService(db, audit).listTenants()).map((tenant) => tenant.id as string);
+        const services = { db, blobs: createBlobStore(config), audit };
         const swept: Record<string, SweepResult> = {};
-        for (const tenantId of tenants) swept[tenantId] = await sweepImaging(db, blobs, tenantId, olderThanMinutes);
+        for (const tenantId of tenants) swept[tenantId] = await sweepImaging(services, tenantId, olderThanMinutes, CLI_ACTOR);
         print(swept);
       } finally {
         await db.close();
