@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Knex } from 'knex';
 import { loadConfig } from '../src/config/index.ts';
 import { prepared } from '../src/db/prepared.ts';
-import { openDatabase } from '../src/db/index.ts';
+import { openDatabase, type Database } from '../src/db/index.ts';
 import { embedded, ownerClient, testDatabaseUrl } from './support/database.ts';
 
 describe('database roles', () => {
@@ -22,9 +22,18 @@ describe('database roles', () => {
 });
 
 describe('scoped transactions', () => {
-  it('tenant() runs as cusp_app with the tenant set, platform() as cusp_platform with none, and both end with the transaction', async () => {
+  /** A database of one pooled connection, so that each transaction runs where the last one ran. */
+  async function withOneConnection(use: (db: Database) => Promise<void>): Promise<void> {
     const db = await openDatabase({ ...loadConfig({}), databaseUrl: testDatabaseUrl(), databasePoolSize: 1 }, { migrate: false });
     try {
+      await use(db);
+    } finally {
+      await db.close();
+    }
+  }
+
+  it('tenant() runs as cusp_app with the tenant set, platform() as cusp_platform with none, and both end with the transaction', async () => {
+    await withOneConnection(async (db) => {
       const tenantId = '3f0c9a52-6c1e-4a8e-9a0e-5a4c1c2b7d10';
       const inTenant = await db.tenant(tenantId, (trx) => trx.raw('select current_user as role, cusp_tenant_id() as tenant'));
       assert.deepEqual(inTenant.rows, [{ role: 'cusp_app', tenant: tenantId }]);
@@ -47,14 +56,11 @@ describe('scoped transactions', () => {
         assert.equal(named.length, 1, 'a prepared query is one named statement on its connection, whatever its values');
         assert.match(named[0].statement, /select \$1::int \+ 1 as next/);
       }
-    } finally {
-      await db.close();
-    }
+    });
   });
 
   it('tenant() with genericPlans runs named statements on a generic plan, in that transaction only', async () => {
-    const db = await openDatabase({ ...loadConfig({}), databaseUrl: testDatabaseUrl(), databasePoolSize: 1 }, { migrate: false });
-    try {
+    await withOneConnection(async (db) => {
       const tenantId = '3f0c9a52-6c1e-4a8e-9a0e-5a4c1c2b7d10';
       const shape = 'test generic plan';
       const plans = (genericPlans?: boolean) => db.tenant(tenantId, async (trx) => {
@@ -71,14 +77,11 @@ describe('scoped transactions', () => {
         assert.deepEqual(generic.counts, { generic_plans: 8, custom_plans: 0 }, 'planned once, at the first run');
         assert.ok(after.counts.custom_plans >= 5, `without it, custom plans first (${JSON.stringify(after.counts)})`);
       }
-    } finally {
-      await db.close();
-    }
+    });
   });
 
   it('reader() runs each read in a tenant transaction of its own, on a connection it gives back, also after a failure', async () => {
-    const db = await openDatabase({ ...loadConfig({}), databaseUrl: testDatabaseUrl(), databasePoolSize: 1 }, { migrate: false });
-    try {
+    await withOneConnection(async (db) => {
       const tenantId = '5d2f1c0e-8a7b-4c3d-9e2f-1a0b9c8d7e6f';
       const read = db.reader(tenantId);
       const scope = (q: Knex) => q.select(q.raw('current_user as role'), q.raw('cusp_tenant_id() as tenant'), q.raw('txid_current() as txid'));
@@ -90,15 +93,12 @@ describe('scoped transactions', () => {
       const after = await db.platform((trx) => trx.raw('select current_user as role, cusp_tenant_id() as tenant'));
       assert.deepEqual(after.rows, [{ role: 'cusp_platform', tenant: null }], 'the one pooled connection came back, its settings gone with the transaction');
       assert.throws(() => db.reader('not a tenant'), /invalid tenant id/);
-    } finally {
-      await db.close();
-    }
+    });
   });
 
   it('platformStatements runs each statement as the platform, committed on its own, and a failed one leaves nothing', async () => {
-    const db = await openDatabase({ ...loadConfig({}), databaseUrl: testDatabaseUrl(), databasePoolSize: 1 }, { migrate: false });
     const eventType = `TEST_PLATFORM_STATEMENT_${Date.now()}`;
-    try {
+    await withOneConnection(async (db) => {
       const [scope] = await db.platformStatements<{ role: string; tenant: string | null }>(
         (q) => q.raw('select current_user as role, cusp_tenant_id() as tenant'), 'test platform scope');
       assert.deepEqual(scope, { role: 'cusp_platform', tenant: null });
@@ -109,8 +109,6 @@ describe('scoped transactions', () => {
       assert.deepEqual(stored, [{ id: inserted!.id }], 'the first insert committed, the refused one left no row');
       const after = await db.tenant('5d2f1c0e-8a7b-4c3d-9e2f-1a0b9c8d7e6f', (trx) => trx.raw('select current_user as role'));
       assert.deepEqual(after.rows, [{ role: 'cusp_app' }], 'the one pooled connection came back after the failure');
-    } finally {
-      await db.close();
-    }
+    });
   });
 });

@@ -6,8 +6,10 @@ import { prepared } from '../db/prepared.ts';
 
 /** Until the transaction ends, no other store or deletion of study `studyUid` proceeds. */
 export async function lockStudy(trx: Transaction, tenantId: string, studyUid: string): Promise<void> {
-  await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`${tenantId}|study|${studyUid}`]);
+  await prepared(trx.raw(LOCK_STUDY, [`${tenantId}|study|${studyUid}`]), LOCK_STUDY);
 }
+
+const LOCK_STUDY = 'select pg_advisory_xact_lock(hashtextextended(?, 0))';
 
 export async function refreshStudyAggregates(trx: Transaction, tenantId: string, studyIds: string[]): Promise<void> {
   if (studyIds.length === 0) return;
