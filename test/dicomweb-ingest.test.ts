@@ -181,6 +181,48 @@ describe('DICOM ingest', function () {
     assert.deepEqual(await rows('imaging_studies', { study_uid: broken.attributes.StudyInstanceUID }), [], 'nothing of the failed instance is left');
   });
 
+  describe('from two server processes at the same time', () => {
+    // Two ingests, each with its own group commit and connections: what two processes do.
+    let processes: InstanceIngest[];
+    let another: IngestCaller;
+    const tenantRows = (table: string, where: Record<string, unknown> = {}) =>
+      app.services.db.tenant(another.tenantId, (trx) => trx(table).where(where)) as Promise<Record<string, any>[]>;
+    beforeEach(async () => {
+      processes = [0, 1].map(() => new InstanceIngest(app.services.db, app.services.blobs, app.services.audit));
+      another = { tenantId: (await tenantWithToken(app, ['system/*.*'])).tenantId, audit: caller.audit };
+    });
+
+    it('stores the instances of one new series, sent to one process and the other in turns: its study, series and patient made once', async () => {
+      const files = dicomFiles(path.join(PATIENT, '03-ct'));
+      const instances = await Promise.all(files.map((file) => parseInstanceFile(file)));
+      for (let index = 0; index < files.length; index += 2) {
+        // One instance each, at once: batches of one, racing to create the same rows.
+        const pair = [index, index + 1].filter((at) => at < files.length);
+        const results = await Promise.all(pair.map((at) => processes[at % 2]!.store(another, instances[at]!, fileOf(files[at]!))));
+        assert.ok(results.every((result) => result.stored && !result.alreadyStored), JSON.stringify(results));
+      }
+      const [study, ...otherStudies] = await tenantRows('imaging_studies');
+      assert.equal(otherStudies.length, 0);
+      assert.equal(study!.number_of_instances, files.length);
+      assert.equal((await tenantRows('imaging_series')).length, 1);
+      assert.equal((await tenantRows('imaging_objects', { status: 'CREATED' })).length, files.length);
+      assert.equal((await tenantRows('patients')).length, 1);
+    });
+
+    it('stores one instance sent to both at once: one object, one blob, and each answer a success or a failure to retry', async () => {
+      const instance = await parseInstanceFile(CT_SMALL);
+      const results = await Promise.all(processes.map((process) => process.store(another, instance, fileOf(CT_SMALL))));
+      assert.ok(results.some((result) => result.stored), JSON.stringify(results));
+      for (const result of results) assert.ok(result.stored || result.reason === FailureReason.ProcessingFailure, JSON.stringify(result));
+      const objects = await tenantRows('imaging_objects');
+      assert.deepEqual(objects.map((object) => object.status), ['CREATED']);
+      const keys: string[] = [];
+      for await (const { key } of app.services.blobs.list(`dicom/${another.tenantId}/`)) keys.push(key);
+      assert.deepEqual(keys, [objects[0]!.storage_uri], 'the blob of the answer that lost is removed');
+      assert.deepEqual(await processes[0]!.store(another, instance, fileOf(CT_SMALL)), { stored: true, objectId: objects[0]!.id, alreadyStored: true });
+    });
+  });
+
   it('takes over an instance that a crash left CREATING, and removes the blob it named', async () => {
     const instance = await parseInstanceFile(CT_SMALL);
     const full: BlobStore = Object.assign(Object.create(app.services.blobs), { putFile: async () => { throw new Error('no space left on device'); } });

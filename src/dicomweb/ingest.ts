@@ -17,7 +17,9 @@
 // half-made visible. A CREATING row names the blob it waited for: the next store of the same
 // instance takes the row over and removes that blob. Left to the sweep (sweep.ts, `cusp sweep`):
 // CREATING rows no store retries, and blobs no row names (a crash undid their registration).
-// In one process, stores of one SOP instance run one at a time.
+// In one process, stores of one SOP instance run one at a time; of two processes storing it at
+// once, the later registration takes the row over and the earlier store fails (0x0110). New
+// studies and series are created under the study's lock, so concurrent processes make each once.
 //
 // A refusal (the study is another patient's, the series another study's, the SOP instance
 // already holds other bytes) leaves nothing behind and is reported with a PS3.7 status code as
@@ -90,11 +92,13 @@ const STORED_ROWS = `select
     (select coalesce(json_agg(found), '[]') from (select ${OBJECT_COLUMNS.join(', ')} from imaging_objects
       where tenant_id = ? and sop_instance_uid = any(?)) found) as objects`;
 
-async function storedRowsOf(trx: Transaction, tenantId: string, records: ParsedInstance['attributes'][]): Promise<{ studies: StudyRow[]; series: SeriesRow[]; objects: ObjectRow[] }> {
+interface StoredRows { studies: StudyRow[]; series: SeriesRow[]; objects: ObjectRow[] }
+
+async function storedRowsOf(trx: Transaction, tenantId: string, records: ParsedInstance['attributes'][], { objects = true } = {}): Promise<StoredRows> {
   const uids = (key: 'StudyInstanceUID' | 'SeriesInstanceUID' | 'SOPInstanceUID') => [...new Set(records.map((record) => record[key]))];
   const { rows } = await prepared(trx.raw(STORED_ROWS, [
-    tenantId, uids('StudyInstanceUID'), tenantId, uids('SeriesInstanceUID'), tenantId, uids('SOPInstanceUID'),
-  ]), STORED_ROWS) as { rows: { studies: StudyRow[]; series: SeriesRow[]; objects: ObjectRow[] }[] };
+    tenantId, uids('StudyInstanceUID'), tenantId, uids('SeriesInstanceUID'), tenantId, objects ? uids('SOPInstanceUID') : [],
+  ]), STORED_ROWS) as { rows: StoredRows[] };
   return rows[0]!;
 }
 
@@ -161,14 +165,16 @@ export class InstanceIngest {
 
   /**
    * The batch in one transaction; should that fail, each item in a transaction of its own, so that
-   * one item's unexpected failure (a row another process raced for, say) fails that item only.
+   * one item's unexpected failure fails that item only. A batch of one is tried again only when it
+   * lost a race for a row (another process stored or deleted the same instance at the same time):
+   * the other transaction has ended by then, and the second try sees what it left.
    * The statements take the batch's UIDs as lists: generic plans (src/db/scoped-client.ts).
    */
   private async inBatch<Item, Result>(tenantId: string, items: Item[], write: (trx: Transaction, items: Item[]) => Promise<Result[]>, durable: boolean): Promise<(Result | Promise<Result>)[]> {
     try {
       return await this.db.tenant(tenantId, (trx) => write(trx, items), { durable, genericPlans: true });
     } catch (error) {
-      if (items.length === 1) throw error;
+      if (items.length === 1 && !lostRaceForRow(error)) throw error;
     }
     const results: Promise<Result>[] = [];
     for (const item of items) {
@@ -182,8 +188,7 @@ export class InstanceIngest {
   private async register(trx: Transaction, tenantId: string, items: Registration[]): Promise<Registered[]> {
     const records = items.map(({ instance }) => instance.attributes);
     const stored = await storedRowsOf(trx, tenantId, records);
-    const studies = await this.studiesOf(trx, tenantId, stored.studies, [...new Set(records.map((record) => record.StudyInstanceUID))]);
-    const series = byKey(stored.series, 'series_uid');
+    const { studies, series } = await this.studiesAndSeriesOf(trx, tenantId, records, stored);
     const objects = byKey(stored.objects, 'sop_instance_uid');
 
     const results: Registered[] = [];
@@ -242,19 +247,22 @@ export class InstanceIngest {
   }
 
   /**
-   * The stored studies of `studyUids`, given those `found` unlocked. A missing one is looked for again under the study's lock,
-   * so that concurrent stores create it once. A stored one is not locked: should a DELETE remove
-   * it meanwhile, the batch's references to it fail and its items are registered again one by one.
+   * The stored studies and series of `records`, given those `found` unlocked. Where a study or a
+   * series is missing, the study's lock is taken (in UID order) and both are looked for again, so
+   * that concurrent stores, in this process or another, create each once. A stored study is not
+   * locked otherwise: should a DELETE remove it meanwhile, the batch's references to it fail and
+   * its items are registered again one by one.
    */
-  private async studiesOf(trx: Transaction, tenantId: string, found: StudyRow[], studyUids: string[]): Promise<Map<string, StudyRow>> {
-    const studies = byKey(found, 'study_uid');
-    const missing = studyUids.filter((uid) => !studies.has(uid)).sort();
-    if (missing.length > 0) {
-      for (const studyUid of missing) await lockStudy(trx, tenantId, studyUid);
-      const select = trx('imaging_studies').where({ tenant_id: tenantId }).whereRaw('study_uid = any(?)', [missing]).select(STUDY_COLUMNS);
-      for (const study of await prepared(select, 'ingest studies by uid') as StudyRow[]) studies.set(study.study_uid, study);
-    }
-    return studies;
+  private async studiesAndSeriesOf(trx: Transaction, tenantId: string, records: ParsedInstance['attributes'][], found: StoredRows): Promise<{ studies: Map<string, StudyRow>; series: Map<string, SeriesRow> }> {
+    const studies = byKey(found.studies, 'study_uid');
+    const series = byKey(found.series, 'series_uid');
+    const incomplete = records.filter((record) => !studies.has(record.StudyInstanceUID) || !series.has(record.SeriesInstanceUID));
+    if (incomplete.length === 0) return { studies, series };
+    for (const studyUid of [...new Set(incomplete.map((record) => record.StudyInstanceUID))].sort()) await lockStudy(trx, tenantId, studyUid);
+    const foundNow = await storedRowsOf(trx, tenantId, incomplete, { objects: false });
+    for (const study of foundNow.studies) studies.set(study.study_uid, study);
+    for (const one of foundNow.series) series.set(one.series_uid, one);
+    return { studies, series };
   }
 
   /** The instance's study: created for the linked patient, or checked to be that patient's. */
@@ -333,6 +341,12 @@ const MARK_CREATED = `with marked as (
     where se.tenant_id = ? and se.id = added.series_id
   )
   select id from marked`;
+
+/** unique_violation, foreign_key_violation: a row the transaction was to create or reference was created or removed meanwhile. */
+function lostRaceForRow(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === '23505' || code === '23503';
+}
 
 function byKey<Row, K extends keyof Row>(rows: Row[], key: K): Map<Row[K], Row> {
   return new Map(rows.map((row) => [row[key], row]));
