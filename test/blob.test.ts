@@ -249,6 +249,17 @@ describe('blob storage', () => {
       assert.deepEqual(fs.readdirSync(path.join(root, 'blobs', 't', 'interrupted')), ['kept']);
     });
 
+    it('writes into a directory removed since it last wrote there, with put and with putFile, leaving no temporary file', async () => {
+      await store.put('t/removed/first', Buffer.from('first'));
+      fs.rmSync(path.join(root, 'blobs', 't', 'removed'), { recursive: true });
+      await store.put('t/removed/second', Buffer.from('second'));
+      fs.rmSync(path.join(root, 'blobs', 't', 'removed'), { recursive: true });
+      await store.putFile('t/removed/third', writtenFile(Buffer.from('third')));
+      await store.putFile('t/removed/third', writtenFile(Buffer.from('third again')));
+      assert.deepEqual(fs.readdirSync(path.join(root, 'blobs', 't', 'removed')), ['third']);
+      assert.deepEqual(await readAll(await store.get('t/removed/third')), Buffer.from('third again'));
+    });
+
     it('is what createBlobStore builds for BLOB_STORE=fs, under <dataDir>/blobs', async () => {
       const config = loadConfig({ DATA_DIR: root });
       const created = createBlobStore(config);

@@ -26,6 +26,9 @@ function isMissing(error: unknown): boolean {
 const READ_CHUNK_BYTES = 1024 * 1024;
 
 export class FsBlobStore implements BlobStore {
+  /** Directories this store has made sure of: created, and their entries durable. */
+  readonly #directories = new Set<string>();
+
   constructor(readonly root: string) {}
 
   private pathOf(key: string): string {
@@ -40,8 +43,7 @@ export class FsBlobStore implements BlobStore {
     const digester = new Digester();
     let file: FileHandle | undefined;
     try {
-      await fsp.mkdir(directory, { recursive: true });
-      const output = await fsp.open(temporary, 'wx');
+      const output = await this.inDirectory(directory, () => fsp.open(temporary, 'wx'));
       file = output;
       for await (const chunk of digester.observe(body)) await writeFully(output, chunk);
       await output.sync();
@@ -63,8 +65,6 @@ export class FsBlobStore implements BlobStore {
     assertValidKey(key);
     const target = this.pathOf(key);
     const directory = path.dirname(target);
-    const temporary = `${target}${TEMP_MARKER}${randomBytes(8).toString('hex')}`;
-    await fsp.mkdir(directory, { recursive: true });
     const source = await fsp.open(file, 'r');
     try {
       await source.sync(); // its bytes are on disk before a name of the store points at them
@@ -72,19 +72,56 @@ export class FsBlobStore implements BlobStore {
       await source.close();
     }
     try {
-      await fsp.link(file, temporary);
+      await this.inDirectory(directory, () => this.link(file, target));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
       await this.put(key, createReadStream(file)); // another file system: copied
       return;
     }
+    await syncDirectory(directory);
+  }
+
+  /** A link is made whole or not at all, so the blob's own name serves unless a blob has it already. */
+  private async link(file: string, target: string): Promise<void> {
+    try {
+      await fsp.link(file, target);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const temporary = `${target}${TEMP_MARKER}${randomBytes(8).toString('hex')}`;
+    await fsp.link(file, temporary);
     try {
       await fsp.rename(temporary, target);
     } catch (error) {
       await fsp.rm(temporary, { force: true });
       throw error;
     }
-    await syncDirectory(directory);
+  }
+
+  /** `write` into `directory`, made sure of first; once more should the directory have been removed since. */
+  private async inDirectory<T>(directory: string, write: () => Promise<T>): Promise<T> {
+    await this.ensureDirectory(directory);
+    try {
+      return await write();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !this.#directories.delete(directory)) throw error;
+    }
+    await this.ensureDirectory(directory);
+    return write();
+  }
+
+  private async ensureDirectory(directory: string): Promise<void> {
+    if (this.#directories.has(directory)) return;
+    const firstCreated = await fsp.mkdir(directory, { recursive: true });
+    if (firstCreated !== undefined) {
+      // Each new directory's entry made durable in its parent, as a blob's is in its directory.
+      for (let created = directory; created !== path.dirname(created); created = path.dirname(created)) {
+        await syncDirectory(path.dirname(created));
+        if (created === firstCreated) break;
+      }
+    }
+    this.#directories.add(directory);
   }
 
   async get(key: string, range?: BlobRange): Promise<Readable> {
