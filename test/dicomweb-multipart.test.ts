@@ -76,6 +76,8 @@ interface ReadPart {
   size: number;
   sha256: string;
   bytes: Buffer;
+  /** What the part held in memory: `bytes`, when it was small enough. */
+  held: Buffer | undefined;
 }
 
 /** Every part, its file read inside the loop (the files are gone once the loop ends). */
@@ -91,6 +93,7 @@ async function readParts(body: Readable, contentType: string | undefined, option
       size: part.size,
       sha256: part.sha256,
       bytes: await fs.promises.readFile(part.path),
+      held: part.bytes,
     });
   }
   return parts;
@@ -222,6 +225,7 @@ describe('STOW-RS multipart/related request bodies', () => {
         for (const [index, expected] of [JPEG2000, LOOKALIKES, Buffer.from('[{}]'), RLE_2FRAME].entries()) {
           const part = parts[index]!;
           assert.ok(part.bytes.equals(expected), `part ${part.number} differs from what was sent`);
+          assert.ok(part.held?.equals(expected), `part ${part.number} is held as sent`);
           assert.equal(part.size, expected.length);
           assert.equal(part.sha256, sha256(expected));
         }
@@ -237,6 +241,8 @@ describe('STOW-RS multipart/related request bodies', () => {
         assert.ok(parts[index]!.bytes.equals(expected), `part ${index + 1} differs from what was sent`);
         assert.equal(parts[index]!.sha256, sha256(expected));
       }
+      assert.deepEqual(parts.map((part) => part.held === undefined), [false, true, false], 'only the parts of up to 1 MiB are held whole');
+      assert.ok(parts[2]!.held!.equals(CT_SMALL));
     });
 
     it('creates the temporary directory when it is missing', async () => {

@@ -32,6 +32,8 @@ export interface MultipartPart {
   readonly size: number;
   /** Lower-case hex SHA-256 of the part's bytes. */
   readonly sha256: string;
+  /** The part's bytes, when it was small enough (up to 1 MiB) to be held whole as it arrived; its file is written all the same. */
+  readonly bytes: Buffer | undefined;
   /** A fresh stream of the part's bytes. */
   open(): Readable;
   /** Deletes the temporary file now rather than when the iteration ends; safe to call more than once. */
@@ -161,6 +163,7 @@ function spooledPart(number: number, headers: Record<string, string>, file: Spoo
     path: file.path,
     size: file.size,
     sha256: file.sha256,
+    bytes: file.bytes,
     open: () => createReadStream(file.path),
     remove: () => (removal ??= removeSpooledFile(file.path)),
     retain,

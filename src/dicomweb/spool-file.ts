@@ -10,6 +10,8 @@ export interface SpooledFile {
   size: number;
   /** Lower-case hex SHA-256 of the file's bytes. */
   sha256: string;
+  /** The file's bytes, when it was small enough to be held whole until finished (FLUSH_BYTES). */
+  bytes?: Buffer;
 }
 
 /** At most this much of a part is held in memory before it is written. */
@@ -49,11 +51,13 @@ export class SpoolFile {
     if (this.#unwrittenBytes >= FLUSH_BYTES) await this.#write(this.#file);
   }
 
-  async #write(file: FileHandle): Promise<void> {
+  /** Writes the held bytes; answers them, as one buffer. */
+  async #write(file: FileHandle): Promise<Buffer> {
     const bytes = this.#unwritten.length === 1 ? this.#unwritten[0]! : Buffer.concat(this.#unwritten, this.#unwrittenBytes);
     this.#unwritten = [];
     this.#unwrittenBytes = 0;
     await file.appendFile(bytes); // writes at the current position until every byte is written
+    return bytes;
   }
 
   /** Closes the file, which stays for the caller to remove; on failure it is deleted. */
@@ -61,9 +65,11 @@ export class SpoolFile {
     if (!this.#file) throw new Error(`spool file ${this.path} is already closed`);
     const file = this.#file;
     this.#file = undefined;
+    const heldWhole = this.#unwrittenBytes === this.#size;
+    let bytes: Buffer | undefined;
     try {
       try {
-        if (this.#unwrittenBytes > 0) await this.#write(file);
+        if (this.#unwrittenBytes > 0) bytes = await this.#write(file);
       } finally {
         await file.close();
       }
@@ -71,7 +77,7 @@ export class SpoolFile {
       await removeSpooledFile(this.path);
       throw error;
     }
-    return { path: this.path, size: this.#size, sha256: this.#hash.digest('hex') };
+    return { path: this.path, size: this.#size, sha256: this.#hash.digest('hex'), ...(heldWhole ? { bytes: bytes ?? Buffer.alloc(0) } : {}) };
   }
 
   /** Closes and deletes the file; safe to call in any state, and more than once. */

@@ -13,7 +13,7 @@
 //   400 or 413 when nothing was stored, else 202 with the stored instances and one failure
 //   item for the unread rest. Instances completed before the break stay stored.
 import { Router, type Response } from 'express';
-import { FailureReason, InstanceParseError, parseInstanceFile } from '../dicom/index.ts';
+import { FailureReason, InstanceParseError, parseInstanceBuffer, parseInstanceFile } from '../dicom/index.ts';
 import { HttpError } from '../http/errors.ts';
 import { acceptedMediaRanges, expectDicomJsonAccepted, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
 import { imagingCaller, type DicomwebServices } from './context.ts';
@@ -94,7 +94,7 @@ async function storeOrRefuse(services: DicomwebServices, caller: IngestCaller, p
   }
   let instance;
   try {
-    instance = await parseInstanceFile(part.path);
+    instance = await (part.bytes ? parseInstanceBuffer(part.bytes) : parseInstanceFile(part.path));
   } catch (error) {
     if (!(error instanceof InstanceParseError)) throw error;
     return { failed: { failureReason: error.failureReason }, message: `part ${part.number}: ${error.message}` };
