@@ -45,7 +45,11 @@ export async function startCusp(options: CuspOptions): Promise<DicomwebTarget> {
   };
 }
 
-/** Autovacuum would gather the statistics of the new rows within a minute; the bench does not wait for it. */
+/**
+ * Autovacuum would gather the statistics of the new rows within a minute; the bench does not wait
+ * for it. Without them, a fresh database's statements are planned as if its tables were empty, and
+ * the plans that connections keep are scans of the tenant's rows until the statistics come.
+ */
 async function analyze(databaseUrl: string): Promise<void> {
   const client = new pg.Client(databaseUrl);
   await client.connect();

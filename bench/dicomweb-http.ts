@@ -11,7 +11,7 @@ export interface DicomwebTarget {
   root: string;
   /** Sent with every request (authorization). */
   headers: Record<string, string>;
-  /** After the corpus is stored: what a live server would have done by itself since (planner statistics). */
+  /** After a store: what a live server would have done by itself since (planner statistics). */
   afterStore?(): Promise<void>;
   stop(): Promise<void>;
 }

@@ -124,7 +124,8 @@ async function stow(client: DicomwebHttp, instances: CorpusInstance[]) {
 }
 
 /**
- * Stores the first study unmeasured (warm-up), then every other study one instance per request and
+ * Stores the first study unmeasured (warm-up; then the server's planner statistics, which a live
+ * server's database keeps current by itself), then every other study one instance per request and
  * the rest one study per request, from several clients at once. Instances go in study order, so
  * concurrent single-instance requests mostly belong to one study, as when a modality sends a
  * series over several connections.
@@ -134,6 +135,7 @@ async function storeCorpus(client: DicomwebHttp, target: DicomwebTarget, corpus:
   const instancesOf = (study: CorpusStudy) => study.series.flatMap((series) => series.instances);
   try {
     await stow(client, instancesOf(first!));
+    await target.afterStore?.();
   } catch (error) {
     const skipped = skip(target, 'STOW-RS', error instanceof Error ? error.message : String(error));
     return [['STOW-RS', skipped]];
