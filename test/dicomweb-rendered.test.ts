@@ -8,10 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import type supertest from 'supertest';
 import { parseInstanceFile } from '../src/dicom/index.ts';
 import { startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
-import { dicomwebClient, pydicomFile, storeFiles, syntheticStudy, SYNTHETIC_MULTIFRAME } from './support/dicomweb.ts';
+import { asBinary, dicomwebClient, multipartParts, pydicomFile, storeFiles, syntheticStudy, SYNTHETIC_MULTIFRAME } from './support/dicomweb.ts';
 import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-rendered-'));
@@ -31,13 +30,7 @@ async function uidsOf(file: string): Promise<Uids> {
 const instanceUrl = (uids: Uids) => `/dicomweb/studies/${uids.study}/series/${uids.series}/instances/${uids.instance}`;
 const wadoUri = (uids: Uids, extra = '') => `/dicomweb/wado?requestType=WADO&studyUID=${uids.study}&seriesUID=${uids.series}&objectUID=${uids.instance}${extra}`;
 
-/** The response body as bytes whatever its media type. */
-const binary = (request: supertest.Test) =>
-  request.buffer(true).parse((res, done) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (chunk: Buffer) => chunks.push(chunk));
-    res.on('end', () => done(null, Buffer.concat(chunks)));
-  });
+const binary = asBinary;
 
 /** The pixels of a JPEG or PNG, one channel for a grayscale image, three for colour. */
 async function decoded(image: Buffer) {
@@ -64,25 +57,6 @@ function difference(a: { data: Buffer; width: number; height: number; channels: 
     sum += d;
   }
   return { largest, mean: sum / a.data.length };
-}
-
-function multipartParts(body: Buffer, contentType: string): { headers: Record<string, string>; body: Buffer }[] {
-  const boundary = /boundary=("?)([^";]+)\1/.exec(contentType)![2]!;
-  const delimiter = Buffer.from(`--${boundary}`);
-  const parts: { headers: Record<string, string>; body: Buffer }[] = [];
-  let at = body.indexOf(delimiter);
-  while (at !== -1) {
-    const start = at + delimiter.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    const next = body.indexOf(delimiter, start);
-    const part = body.subarray(start + 2, next - 2); // after CRLF, before the CRLF that precedes the next delimiter
-    const headerEnd = part.indexOf('\r\n\r\n');
-    const headers = Object.fromEntries(part.subarray(0, headerEnd).toString('latin1').split('\r\n')
-      .map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-    parts.push({ headers, body: part.subarray(headerEnd + 4) });
-    at = next;
-  }
-  return parts;
 }
 
 /** The stored values of frame `index` of an uncompressed 16-bit unsigned little-endian file. */

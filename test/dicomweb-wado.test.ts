@@ -15,7 +15,10 @@ import { parseInstanceFile, type DicomJsonAttribute, type DicomJsonDataSet, type
 import { decodeFrame, type PixelDescription } from '../src/dicom/transcode-codecs.ts';
 import { startTestApp, tenantWithToken, PUBLIC_BASE_URL, type TestApp } from './support/app.ts';
 import { ownerQuery } from './support/database.ts';
-import { dicomFilesIn, dicomwebClient, modifiedCopy, pydicomFile, storeFiles, syntheticStudy, PYDICOM, SYNTHETIC_MULTIFRAME } from './support/dicomweb.ts';
+import {
+  binaryBody, dicomFilesIn, dicomwebClient, modifiedCopy, multipartParts as sharedMultipartParts, pydicomFile, storeFiles, syntheticStudy, PYDICOM, SYNTHETIC_MULTIFRAME,
+  type BodyPartRead,
+} from './support/dicomweb.ts';
 import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
 
 const run = promisify(execFile);
@@ -42,40 +45,9 @@ const scratchFile = (name: string) => path.join(scratch, `${++scratchCount}-${na
 
 // ---- reading responses ----------------------------------------------------------------------------
 
-interface Part {
-  headers: Record<string, string>;
-  body: Buffer;
-}
-
-const binary = (res: Response, done: (error: Error | null, body: Buffer) => void) => {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
-};
-
-/** RFC 2046 5.1.1: the parts of a multipart body, by the boundary its Content-Type names. */
-function multipartParts(response: Response): Part[] {
-  const contentType = String(response.headers['content-type']);
-  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
-  assert.ok(boundary, `a multipart Content-Type with a boundary: ${contentType}`);
-  const body = response.body as Buffer;
-  const delimiter = Buffer.from(`--${boundary}`);
-  const parts: Part[] = [];
-  let at = body.indexOf(delimiter);
-  assert.equal(at, 0, 'the body starts with the first delimiter');
-  for (;;) {
-    const afterDelimiter = at + delimiter.length;
-    if (body.subarray(afterDelimiter, afterDelimiter + 2).toString() === '--') break;
-    const headerEnd = body.indexOf('\r\n\r\n', afterDelimiter);
-    const headers = Object.fromEntries(body.subarray(afterDelimiter + 2, headerEnd).toString('latin1').split('\r\n')
-      .map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-    const next = body.indexOf(Buffer.from(`\r\n--${boundary}`), headerEnd + 4);
-    assert.ok(next > 0, 'every part is closed by a delimiter');
-    parts.push({ headers, body: body.subarray(headerEnd + 4, next) });
-    at = next + 2;
-  }
-  return parts;
-}
+type Part = BodyPartRead;
+const binary = binaryBody;
+const multipartParts = (response: Response): Part[] => sharedMultipartParts(response.body as Buffer, String(response.headers['content-type']));
 
 const transferSyntaxOf = (contentType: string | undefined) => /transfer-syntax=([^;\s]+)/.exec(contentType ?? '')?.[1];
 
@@ -405,7 +377,7 @@ describe('WADO-RS', function () {
       }
     });
 
-    it('returns a series\' instances in instance order, and 406 for the XML form', async () => {
+    it('returns a series\' instances in instance order, in DICOM JSON and in the XML form', async () => {
       const ct = syntheticStudy('03-ct').map((file) => synthetic.get(file)!);
       const { StudyInstanceUID, SeriesInstanceUID } = ct[0]!.attributes;
       const url = `/dicomweb/studies/${StudyInstanceUID}/series/${SeriesInstanceUID}/metadata`;
@@ -414,8 +386,13 @@ describe('WADO-RS', function () {
       const numbers = (response.body as DicomJsonDataSet[]).map((dataSet) => dataSet['00200013']!.Value![0]);
       assert.deepEqual(numbers, [...numbers].sort((a, b) => Number(a) - Number(b)));
       assert.equal(numbers.length, ct.length);
-      const xml = await app.request.get(url).set('Authorization', `Bearer ${mainToken}`).set('Accept', 'multipart/related; type="application/dicom+xml"');
-      assert.equal(xml.status, 406);
+      const xml = await app.request.get(url).set('Authorization', `Bearer ${mainToken}`).set('Accept', 'multipart/related; type="application/dicom+xml"')
+        .buffer(true).parse(binary);
+      assert.equal(xml.status, 200);
+      const parts = multipartParts(xml);
+      assert.ok(parts.every((part) => part.headers['content-type'] === 'application/dicom+xml'));
+      const xmlNumbers = parts.map((part) => /tag="00200013"[^>]*><Value number="1">([^<]*)</.exec(part.body.toString('utf8'))?.[1]);
+      assert.deepEqual(xmlNumbers, numbers.map(String), 'the same instances, in the same order');
     });
   });
 
@@ -508,7 +485,10 @@ describe('WADO-RS', function () {
       assert.equal(instance.status, 200);
       assert.equal(transferSyntaxOf(multipartParts(instance)[0]!.headers['content-type']), EXPLICIT_LE, 'the stored JPEG is refused: the default instead');
       assert.equal((await get(jpeg.url, jpeg.token, `${dicomAccept()}; q=0, */*`)).status, 406, 'application/dicom refused');
-      assert.equal((await get(`${jpeg.url}/metadata`, jpeg.token, 'application/dicom+json; q=0, */*')).status, 406, 'metadata refused');
+      const metadata = await get(`${jpeg.url}/metadata`, jpeg.token, 'application/dicom+json; q=0, */*');
+      assert.equal(metadata.status, 200);
+      assert.match(metadata.get('content-type')!, /^multipart\/related; type="application\/dicom\+xml"/, 'DICOM JSON refused: the XML form instead');
+      assert.equal((await get(`${jpeg.url}/metadata`, jpeg.token, 'application/dicom+json; q=0, multipart/related; type="application/dicom+xml"; q=0')).status, 406, 'both forms refused');
     });
 
     it('encodes native frames into the compressed media type asked for, losslessly', async () => {

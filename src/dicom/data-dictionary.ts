@@ -1,8 +1,11 @@
-// The VR of an element in an Implicit VR data set, from the PS3.6 data dictionary that dcmjs ships.
+// The PS3.6 data dictionary that dcmjs ships: the VR of an element in an Implicit VR data set, and
+// the keyword of a tag.
 import { createRequire } from 'node:module';
 
 interface DictionaryEntry {
   vr: string;
+  /** The PS3.6 keyword. */
+  name: string;
 }
 
 // dcmjs ships no type declarations; typing the one object used here keeps an ambient
@@ -45,3 +48,10 @@ export function implicitVR(tag: number, context: ImplicitVRContext): string {
 
 const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
 const tagKey = (group: number, element: number) => `(${hex4(group)},${hex4(element)})`;
+
+/** The PS3.6 keyword of a standard attribute given as 8 hex digits; undefined for private and unknown ones. */
+export function keywordOf(tag: string): string | undefined {
+  const group = parseInt(tag.slice(0, 4), 16);
+  if (group % 2 === 1) return undefined;
+  return dictionary[tagKey(group, parseInt(tag.slice(4), 16))]?.name;
+}

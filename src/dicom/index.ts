@@ -7,6 +7,7 @@ export {
 } from './parse-instance.ts';
 export { InstanceParseError, FailureReason, failureReasonOf, type FailureReasonCode, type InstanceProblem } from './instance-errors.ts';
 export { completeBulkDataURIs } from './bulk-data-uri.ts';
+export { nativeDicomModel, DICOM_XML_MEDIA_TYPE } from './native-xml.ts';
 export { FileSource, BufferSource, type RandomAccessSource } from './byte-source.ts';
 export type { Frame } from './frames.ts';
 export type { BulkDataLocation, ByteRange } from './data-set-reader.ts';

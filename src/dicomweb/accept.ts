@@ -5,6 +5,7 @@
 import type { Request } from 'express';
 import { badRequest, notAcceptable } from '../http/errors.ts';
 import { canonicalMediaType } from '../dicom/transcode-syntaxes.ts';
+import { DICOM_XML_MEDIA_TYPE } from '../dicom/native-xml.ts';
 import { parseMediaType } from './multipart-headers.ts';
 
 export interface MediaRange {
@@ -178,15 +179,26 @@ export function acceptedBulkDataPayload(ranges: MediaRange[]): { multipart: bool
 
 export const DICOM_JSON_MEDIA_TYPE = 'application/dicom+json';
 
+/** How a data set is sent: the DICOM JSON model, or PS3.19's Native DICOM Model in XML. */
+export type DataSetMediaType = typeof DICOM_JSON_MEDIA_TYPE | typeof DICOM_XML_MEDIA_TYPE;
+
 /**
- * Metadata, QIDO-RS results and the STOW-RS response are served as application/dicom+json, single
- * part (PS3.18 Table 8.7.3-3; the XML form is not offered): 406 when the client takes none of it.
+ * Metadata, QIDO-RS results and the STOW-RS response (PS3.18 10.4.4, Table 10.4.4-1; 10.5.3; 10.6.3):
+ * application/dicom+json (the default, single part), or XML — multipart/related;
+ * type="application/dicom+xml", one data set per part, for the lists (`xml: 'multipart'`), or a
+ * single application/dicom+xml document (`xml: 'single-part'`). JSON where both are as welcome;
+ * 406 when the client takes neither.
  */
-export function expectDicomJsonAccepted(ranges: MediaRange[], what: string): void {
-  if (ranges.length === 0) return;
+export function chooseDataSetMediaType(ranges: MediaRange[], what: string, xml: 'multipart' | 'single-part'): DataSetMediaType {
+  if (ranges.length === 0) return DICOM_JSON_MEDIA_TYPE;
   const singlePart = ranges.filter((range) => !range.multipart || range.partType === ANY);
-  const accepted = [DICOM_JSON_MEDIA_TYPE, 'application/json'].some((type) => qualityOf(type, singlePart) > 0);
-  if (singlePart.length === 0 || !accepted || refuses(singlePart, DICOM_JSON_MEDIA_TYPE)) {
-    throw notAcceptable(`${what} is served as ${DICOM_JSON_MEDIA_TYPE}`);
+  const json = singlePart.length === 0 || refuses(singlePart, DICOM_JSON_MEDIA_TYPE) ? 0
+    : Math.max(qualityOf(DICOM_JSON_MEDIA_TYPE, singlePart), qualityOf('application/json', singlePart));
+  const xmlRanges = xml === 'multipart' ? ranges.filter((range) => range.multipart) : singlePart;
+  const xmlQuality = xmlRanges.length === 0 ? 0 : qualityOf(DICOM_XML_MEDIA_TYPE, xmlRanges);
+  if (json === 0 && xmlQuality === 0) {
+    const xmlForm = xml === 'multipart' ? `multipart/related; type="${DICOM_XML_MEDIA_TYPE}"` : DICOM_XML_MEDIA_TYPE;
+    throw notAcceptable(`${what} is served as ${DICOM_JSON_MEDIA_TYPE} or ${xmlForm}`);
   }
+  return xmlQuality > json ? DICOM_XML_MEDIA_TYPE : DICOM_JSON_MEDIA_TYPE;
 }

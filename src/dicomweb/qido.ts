@@ -1,14 +1,16 @@
 // QIDO-RS (PS3.18 10.6): search for studies, series and instances, answered as
-// application/dicom+json from one indexed SQL query per request (see qido-sql.ts).
+// application/dicom+json, or as XML (multipart/related; type="application/dicom+xml", one result
+// per part), from one indexed SQL query per request (see qido-sql.ts).
 import { Router, type Request, type Response } from 'express';
-import { completeBulkDataURIs, type DicomJsonDataSet } from '../dicom/index.ts';
+import { completeBulkDataURIs, nativeDicomModel, type DicomJsonDataSet } from '../dicom/index.ts';
 import { requireCaller } from '../http/context.ts';
-import { acceptedMediaRanges, expectDicomJsonAccepted, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
+import { acceptedMediaRanges, chooseDataSetMediaType, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
 import { auditImagingRead, callerReader, type DicomwebServices } from './context.ts';
 import { uidParam } from './params.ts';
 import type { QueryLevel } from './qido-attributes.ts';
 import { readSearch, type QidoTarget } from './qido-request.ts';
 import { qidoQuery, type QidoRow } from './qido-sql.ts';
+import { sendMultipart } from './wado-response.ts';
 
 export interface QidoOptions {
   /** The most results one response holds (PS3.18 8.3.4.4.1 maxResults); a larger limit is cut, with a Warning. */
@@ -26,8 +28,6 @@ const SEARCHES: [path: string, level: QueryLevel][] = [
   ['/studies/:study/series/:series/instances', 'instance'],
 ];
 
-/** PS3.18 8.7.4: DICOM JSON; application/json and wildcards are served the same. XML is not produced. */
-
 /** What a search needs of the DICOMweb services. */
 type QidoServices = Pick<DicomwebServices, 'db' | 'audit' | 'baseUrl'>;
 
@@ -40,7 +40,7 @@ export function qidoRoutes(services: QidoServices, options: QidoOptions = DEFAUL
 }
 
 async function search(services: QidoServices, options: QidoOptions, req: Request, res: Response, level: QueryLevel): Promise<void> {
-  expectDicomJsonAccepted(acceptedMediaRanges(req), 'a QIDO-RS result');
+  const mediaType = chooseDataSetMediaType(acceptedMediaRanges(req), 'a QIDO-RS result', 'multipart');
   const target: QidoTarget = {
     level,
     ...(req.params.study !== undefined ? { study: uidParam(req, 'study') } : {}),
@@ -64,7 +64,15 @@ async function search(services: QidoServices, options: QidoOptions, req: Request
   await auditImagingRead(services, req, 'DICOM_QUERY', [...new Set(rows.map((row) => row.studyRowId))], { level, results: rows.length });
   const warnings = [...searched.warnings, ...(remaining > 0 ? [`There are ${remaining} additional results that can be requested`] : [])];
   for (const warning of warnings) res.append('Warning', `299 ${services.baseUrl}: ${warning}`);
-  res.status(200).type(DICOM_JSON_MEDIA_TYPE).send(`[${rows.map((row) => resultText(row, services.baseUrl)).join(',')}]`);
+  if (mediaType === DICOM_JSON_MEDIA_TYPE) {
+    res.status(200).type(DICOM_JSON_MEDIA_TYPE).send(`[${rows.map((row) => resultText(row, services.baseUrl)).join(',')}]`);
+  } else if (rows.length === 0) {
+    res.status(204).end(); // a multipart body has at least one part (RFC 2046 5.1.1)
+  } else {
+    await sendMultipart(res, mediaType, rows.map((row) => ({
+      contentType: mediaType, body: Buffer.from(nativeDicomModel(JSON.parse(resultText(row, services.baseUrl)) as DicomJsonDataSet)),
+    })));
+  }
 }
 
 /** A result as sent: instance attributes that are bulk data name it by a BulkDataURI of this service. */

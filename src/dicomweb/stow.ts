@@ -13,9 +13,9 @@
 //   400 or 413 when nothing was stored, else 202 with the stored instances and one failure
 //   item for the unread rest. Instances completed before the break stay stored.
 import { Router, type Response } from 'express';
-import { FailureReason, InstanceParseError, parseInstanceBuffer, parseInstanceFile } from '../dicom/index.ts';
+import { FailureReason, InstanceParseError, nativeDicomModel, parseInstanceBuffer, parseInstanceFile } from '../dicom/index.ts';
 import { HttpError } from '../http/errors.ts';
-import { acceptedMediaRanges, expectDicomJsonAccepted, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
+import { acceptedMediaRanges, chooseDataSetMediaType, DICOM_JSON_MEDIA_TYPE, type DataSetMediaType } from './accept.ts';
 import { imagingCaller, type DicomwebServices } from './context.ts';
 import type { IngestCaller } from './ingest.ts';
 import { DICOM_MEDIA_TYPE, readMultipartRelated, type MultipartPart } from './multipart.ts';
@@ -39,7 +39,7 @@ export function stowRoutes(services: DicomwebServices): Router {
   const router = Router();
   router.post(['/studies', '/studies/:study'], async (req, res) => {
     const studyInUrl = req.params.study === undefined ? undefined : uidParam(req, 'study');
-    expectDicomJsonAccepted(acceptedMediaRanges(req), 'the Store Instances Response');
+    const mediaType = chooseDataSetMediaType(acceptedMediaRanges(req), 'the Store Instances Response', 'single-part');
     const caller = imagingCaller(req);
     const storing: Promise<PartOutcome>[] = [];
     const inFlight = new Set<Promise<void>>();
@@ -68,7 +68,7 @@ export function stowRoutes(services: DicomwebServices): Router {
       outcomes.push({ failed: { failureReason: FailureReason.CannotUnderstand }, message: `the rest of the body could not be read: ${brokenOff.message}` });
     }
     if (outcomes.length === 0) throw new HttpError(400, 'invalid', 'the multipart body has no part');
-    answer(services, res, outcomes);
+    answer(services, res, outcomes, mediaType);
   });
   return router;
 }
@@ -120,11 +120,12 @@ async function auditFailure(services: DicomwebServices, caller: IngestCaller, pa
   });
 }
 
-function answer(services: DicomwebServices, res: Response, outcomes: PartOutcome[]): void {
+function answer(services: DicomwebServices, res: Response, outcomes: PartOutcome[], mediaType: DataSetMediaType): void {
   const stored = outcomes.flatMap((outcome) => ('stored' in outcome ? [outcome.stored] : []));
   const failed = outcomes.flatMap((outcome) => ('failed' in outcome ? [outcome] : []));
   const warnings = failed.slice(0, MAX_WARNINGS).map((outcome) => `299 cusp "${outcome.message.replace(/["\\\r\n]/g, ' ')}"`);
   if (warnings.length > 0) res.set('Warning', warnings);
-  res.status(storeResponseStatus(stored.length, failed.length)).type(DICOM_JSON_MEDIA_TYPE)
-    .send(JSON.stringify(storeResponse(services.baseUrl, stored, failed.map((outcome) => outcome.failed))));
+  const response = storeResponse(services.baseUrl, stored, failed.map((outcome) => outcome.failed));
+  res.status(storeResponseStatus(stored.length, failed.length)).type(mediaType)
+    .send(mediaType === DICOM_JSON_MEDIA_TYPE ? JSON.stringify(response) : nativeDicomModel(response));
 }

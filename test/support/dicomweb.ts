@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
+import type supertest from 'supertest';
 import { parseInstanceFile } from '../../src/dicom/index.ts';
 import { InstanceIngest, type StoreResult } from '../../src/dicomweb/ingest.ts';
 import type { Services } from '../../src/services.ts';
@@ -86,4 +88,43 @@ export function modifiedCopy(file: string, name: string, ...args: string[]): str
   fs.chmodSync(copy, 0o644);
   execFileSync('dcmodify', ['-nb', ...args, copy]);
   return copy;
+}
+
+// ---- reading responses ----------------------------------------------------------------------------
+
+export interface BodyPartRead {
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** Reads a response body as bytes, whatever its media type (supertest's `.parse`). */
+export function binaryBody(res: supertest.Response, done: (error: Error | null, body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (chunk: Buffer) => chunks.push(chunk));
+  res.on('end', () => done(null, Buffer.concat(chunks)));
+}
+
+/** The request with its response body read as bytes. */
+export const asBinary = (request: supertest.Test) => request.buffer(true).parse(binaryBody);
+
+/** RFC 2046 5.1.1: the parts of a multipart body, by the boundary its Content-Type names. */
+export function multipartParts(body: Buffer, contentType: string): BodyPartRead[] {
+  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
+  assert.ok(boundary, `a multipart Content-Type with a boundary: ${contentType}`);
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: BodyPartRead[] = [];
+  let at = body.indexOf(delimiter);
+  assert.equal(at, 0, 'the body starts with the first delimiter');
+  for (;;) {
+    const afterDelimiter = at + delimiter.length;
+    if (body.subarray(afterDelimiter, afterDelimiter + 2).toString() === '--') break;
+    const headerEnd = body.indexOf('\r\n\r\n', afterDelimiter);
+    const headers = Object.fromEntries(body.subarray(afterDelimiter + 2, headerEnd).toString('latin1').split('\r\n')
+      .map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+    const next = body.indexOf(Buffer.from(`\r\n--${boundary}`), headerEnd + 4);
+    assert.ok(next > 0, 'every part is closed by a delimiter');
+    parts.push({ headers, body: body.subarray(headerEnd + 4, next) });
+    at = next + 2;
+  }
+  return parts;
 }
