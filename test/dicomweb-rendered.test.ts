@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { parseInstanceFile } from '../src/dicom/index.ts';
+import { parseInstanceBuffer, parseInstanceFile } from '../src/dicom/index.ts';
 import { startTestApp, tenantWithToken, type TestApp } from './support/app.ts';
 import { asBinary, dicomwebClient, multipartParts, pydicomFile, storeFiles, syntheticStudy, SYNTHETIC_MULTIFRAME } from './support/dicomweb.ts';
 import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
@@ -31,6 +31,7 @@ const instanceUrl = (uids: Uids) => `/dicomweb/studies/${uids.study}/series/${ui
 const wadoUri = (uids: Uids, extra = '') => `/dicomweb/wado?requestType=WADO&studyUID=${uids.study}&seriesUID=${uids.series}&objectUID=${uids.instance}${extra}`;
 
 const binary = asBinary;
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
 /** The pixels of a JPEG or PNG, one channel for a grayscale image, three for colour. */
 async function decoded(image: Buffer) {
@@ -449,19 +450,35 @@ describe('DICOMweb rendered resources, thumbnails and WADO-URI', function () {
       assert.ok(low.body.length < high.body.length / 2);
     });
 
-    it('returns the stored file byte for byte as application/dicom', async () => {
+    it('returns application/dicom in Explicit VR Little Endian unless another transferSyntax is asked, and the stored file for "*"', async () => {
       for (const name of [io, 'SC_rgb_jpeg_dcmtk.dcm', 'test-SR.dcm', 'image_dfl.dcm']) {
         const known = uidsOfFile(name);
-        const response = await get(wadoUri(known, '&contentType=application/dicom'));
-        assert.equal(response.status, 200, name);
-        assert.equal(response.get('content-type'), 'application/dicom');
-        assert.ok(response.body.equals(fs.readFileSync(file(name))), `${name} is byte identical`);
+        const stored = fs.readFileSync(file(name));
+        const asStored = await get(wadoUri(known, '&contentType=application/dicom&transferSyntax=*'));
+        assert.equal(asStored.status, 200, name);
+        assert.equal(asStored.get('content-type'), 'application/dicom');
+        assert.equal(asStored.get('content-length'), String(stored.length));
+        assert.ok(asStored.body.equals(stored), `${name} is byte identical`);
+
+        // PS3.18 9.4.2.4: without transferSyntax, the default of DICOM web services.
+        const byDefault = await get(wadoUri(known, '&contentType=application/dicom'));
+        assert.equal(byDefault.status, 200, name);
+        const [original, served] = [await parseInstanceBuffer(stored), await parseInstanceBuffer(byDefault.body)];
+        assert.equal(served.encoding.transferSyntaxUID, EXPLICIT_LE, name);
+        assert.equal(served.attributes.SOPInstanceUID, original.attributes.SOPInstanceUID);
+        if (original.encoding.transferSyntaxUID === EXPLICIT_LE) assert.ok(byDefault.body.equals(stored), `${name} is stored so: byte identical`);
+        if (original.pixelData) {
+          const { Rows, Columns } = original.attributes;
+          const [samples, bitsAllocated] = ['00280002', '00280100'].map((tag) => Number(original.dicomJson[tag]!.Value![0]));
+          assert.equal(served.pixelData!.frames![0]!.ranges[0]!.length, (Rows! * Columns! * samples! * bitsAllocated!) / 8, `${name}: a native frame`);
+        }
       }
-      const stored = uidsOfFile('SC_rgb_jpeg_dcmtk.dcm');
-      const asStored = await get(wadoUri(stored, '&contentType=application/dicom&transferSyntax=1.2.840.10008.1.2.4.50'));
-      assert.equal(asStored.status, 200);
-      const transcoding = await get(wadoUri(stored, '&contentType=application/dicom&transferSyntax=1.2.840.10008.1.2.1'));
-      assert.equal(transcoding.status, 406);
+      const jpeg = uidsOfFile('SC_rgb_jpeg_dcmtk.dcm');
+      const asked = await get(wadoUri(jpeg, '&contentType=application/dicom&transferSyntax=1.2.840.10008.1.2.4.50'));
+      assert.ok(asked.body.equals(fs.readFileSync(file('SC_rgb_jpeg_dcmtk.dcm'))), 'asked in the stored syntax: as stored');
+      const lossy = await get(wadoUri(uidsOfFile('MR_small.dcm'), '&contentType=application/dicom&transferSyntax=1.2.840.10008.1.2.4.50'));
+      assert.equal(lossy.status, 406, 'a lossy syntax is never produced');
+      assert.equal((await get(wadoUri(jpeg, '&contentType=application/dicom&transferSyntax=JPEG'))).status, 400);
     });
 
     it('is 400 for a missing or wrong requestType, missing or invalid UIDs, and malformed or misplaced parameters', async () => {

@@ -48,7 +48,7 @@ export function retrieveInstances(services: DicomwebServices): RequestHandler {
  * default is Explicit VR Little Endian, except where the instance cannot be decompressed (PS3.18
  * 8.7.3: e.g. pixel data only held lossy or in a form no codec here reads): then as stored.
  */
-function selectTransferSyntax(instance: StoredInstanceWithPixels, accepted: InstanceAcceptance[], ranges: MediaRange[]): Selection {
+export function selectTransferSyntax(instance: StoredInstanceWithPixels, accepted: InstanceAcceptance[], ranges: MediaRange[] = []): Selection {
   const stored = instance.transferSyntaxUid;
   const subject = transcodeSubject(instance);
   const refused = (transferSyntax: string) => refuses(ranges, DICOM, { 'transfer-syntax': transferSyntax });
@@ -81,7 +81,7 @@ function transcodeSubject(instance: StoredInstanceWithPixels): TranscodeSubject 
 }
 
 /** The stored file, as it is or rewritten; nothing is read before the response asks for it. */
-async function* instanceBytes(blobs: BlobStore, instance: StoredInstanceWithPixels, transferSyntax: string, transcode: boolean): AsyncGenerator<Buffer> {
+export async function* instanceBytes(blobs: BlobStore, instance: StoredInstanceWithPixels, transferSyntax: string, transcode: boolean): AsyncGenerator<Buffer> {
   if (!transcode) {
     yield* (await blobs.get(instance.storageKey)) as AsyncIterable<Buffer>;
     return;

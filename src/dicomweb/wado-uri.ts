@@ -1,10 +1,10 @@
 // WADO-URI (PS3.18 9): GET /wado?requestType=WADO&studyUID=&seriesUID=&objectUID=, for legacy
 // viewers. image/jpeg (the default) and image/png are rendered like the rendered resources;
-// application/dicom is the stored file, byte for byte.
-import { pipeline } from 'node:stream/promises';
+// application/dicom is the instance in the transferSyntax asked, Explicit VR Little Endian when
+// none is (PS3.18 9.4.2.4), chosen and transcoded as WADO-RS does; "*" gives the stored file.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Region, RenderedMediaType } from '../dicom/render.ts';
-import { badRequest, notAcceptable } from '../http/errors.ts';
+import { badRequest } from '../http/errors.ts';
 import { auditImagingRead, callerReader, type DicomwebServices } from './context.ts';
 import { DICOM_MEDIA_TYPE } from './multipart.ts';
 import { locateInstances } from './locate.ts';
@@ -13,12 +13,12 @@ import { frameCountOf, frameNumbersOf } from './rendered-frames.ts';
 import { renderStoredFrame, requireRenderable, type RenderingRequest } from './rendered-instance.ts';
 import { checkAnnotation, checkedWindow, decimal, integer, qualityOf, single } from './rendered-params.ts';
 import { chooseMediaType, parseAccept } from './accept.ts';
+import { instanceBytes, selectTransferSyntax } from './wado-retrieve.ts';
+import { sendSinglePart } from './wado-response.ts';
 
 const CONTENT_TYPES = ['image/jpeg', 'image/png', DICOM_MEDIA_TYPE] as const;
 /** Parameters that ask for a rendering, which PS3.18 9 does not allow with application/dicom. */
 const RENDERING_PARAMETERS = ['annotation', 'rows', 'columns', 'region', 'windowCenter', 'windowWidth', 'frameNumber', 'imageQuality', 'presentationUID', 'presentationSeriesUID'];
-/** The stored file whatever its Transfer Syntax. */
-const ANY_TRANSFER_SYNTAX = '*';
 
 export function wadoUriRoutes(services: DicomwebServices): Router {
   const router = Router();
@@ -38,21 +38,17 @@ function wadoUri(services: DicomwebServices): RequestHandler {
   };
 }
 
-/** application/dicom: the instance as received, streamed; a transferSyntax other than the stored one is 406. */
+/** application/dicom: the instance in the transferSyntax asked (a UID, or "*" for as stored), else the default; 406 when it cannot be. */
 async function sendStoredFile(services: DicomwebServices, req: Request, res: Response, path: ResourcePath): Promise<void> {
   const rendering = RENDERING_PARAMETERS.find((name) => req.query[name] !== undefined);
   if (rendering) throw badRequest(`${rendering} is not allowed with contentType application/dicom`, rendering);
-  const transferSyntax = single(req, 'transferSyntax');
-  const [instance] = await locateInstances(callerReader(services, req), path);
-  if (transferSyntax !== undefined && transferSyntax !== ANY_TRANSFER_SYNTAX && transferSyntax !== instance!.transferSyntaxUid) {
-    throw notAcceptable(`the instance is stored in Transfer Syntax ${instance!.transferSyntaxUid}; WADO-URI serves it as stored (WADO-RS transcodes)`);
-  }
+  const asked = single(req, 'transferSyntax');
+  if (asked !== undefined && asked !== '*' && !isUid(asked)) throw badRequest(`transferSyntax "${asked}" is not a Transfer Syntax UID`, 'transferSyntax');
+  const [instance] = await locateInstances(callerReader(services, req), path, { withPixelDescription: true });
+  const { transferSyntax, transcode } = selectTransferSyntax(instance!, [{ transferSyntax: asked, multipart: false }]);
   await auditImagingRead(services, req, 'DICOM_RETRIEVE', [instance!.studyId]);
-  const stored = await services.blobs.get(instance!.storageKey);
-  res.status(200).set({ 'Content-Type': DICOM_MEDIA_TYPE, 'Content-Length': String(instance!.byteSize) });
-  await pipeline(stored, res).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error; // else the client went away
-  });
+  if (!transcode) res.set('Content-Length', String(instance!.byteSize)); // legacy viewers show progress by it
+  await sendSinglePart(res, DICOM_MEDIA_TYPE, instanceBytes(services.blobs, instance!, transferSyntax, transcode));
 }
 
 /** image/jpeg, image/png: one frame (frameNumber, else the first) rendered as the rendered resources are. */
