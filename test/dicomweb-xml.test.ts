@@ -164,6 +164,7 @@ describe('DICOM XML (PS3.19 Native DICOM Model)', function () {
       const json = JSON.parse((await get('/dicomweb/studies?includefield=all', 'application/dicom+json')).body.toString('utf8')) as DicomJsonDataSet[];
       const xml = await get('/dicomweb/studies?includefield=all', `${XML_MULTIPART}, application/dicom+json; q=0.5`);
       assert.equal(xml.status, 200);
+      assert.match(xml.get('vary') ?? '', /\bAccept\b/, 'negotiated on Accept, and says so to caches');
       const parts = multipartParts(xml.body, xml.get('content-type')!);
       assert.deepEqual(parts.map((part) => part.body.toString('utf8')), json.map((dataSet) => nativeDicomModel(dataSet)));
       assert.equal(parts.length, 3, 'CT_small, MR_small and the bitewings: three studies');

@@ -19,6 +19,11 @@ const interactionOf = (req: Request): Interaction => INTERACTION_OF_METHOD[req.m
 export function dicomwebRouter(options: { authenticate: RequestHandler; services: DicomwebServices }): Router {
   const router = Router();
   router.use(cors);
+  // Every answer is negotiated on Accept (RFC 9110 12.5.5): caches are to keep one per media type.
+  router.use((_req, res, next) => {
+    res.vary('Accept');
+    next();
+  });
   router.use(options.authenticate);
   router.use(requireScope('ImagingStudy', interactionOf));
   router.use(stowRoutes(options.services));
