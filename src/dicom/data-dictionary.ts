@@ -1,19 +1,48 @@
-// The PS3.6 data dictionary that dcmjs ships: the VR of an element in an Implicit VR data set, and
-// the keyword of a tag.
+// The PS3.6 data dictionary that dcmjs ships: attributes by tag and by keyword, and the VR of an
+// element in an Implicit VR data set.
 import { createRequire } from 'node:module';
 
 interface DictionaryEntry {
+  /** "(gggg,eeee)" */
+  tag: string;
   vr: string;
   /** The PS3.6 keyword. */
   name: string;
 }
 
+/** A standard attribute as the dictionary describes it. */
+export interface DictionaryAttribute {
+  /** Eight upper-case hex digits, as the DICOM JSON model keys it. */
+  tag: string;
+  keyword: string;
+  /** As the dictionary gives it: for a few attributes not one VR but a choice (xs, ox, lt, up). */
+  vr: string;
+}
+
 // dcmjs ships no type declarations; typing the one object used here keeps an ambient
 // `declare module 'dcmjs'` (which other code may want to declare differently) out of the tree.
 const dcmjs = createRequire(import.meta.url)('dcmjs') as {
-  data: { DicomMetaDictionary: { dictionary: Record<string, DictionaryEntry | undefined> } };
+  data: { DicomMetaDictionary: { dictionary: Record<string, DictionaryEntry | undefined>; nameMap: Record<string, DictionaryEntry | undefined> } };
 };
-const dictionary = dcmjs.data.DicomMetaDictionary.dictionary;
+const { dictionary, nameMap } = dcmjs.data.DicomMetaDictionary;
+
+/** Keywords in any letter case: PS3.6 keywords differ by more than case, and clients are not careful. */
+const byLowerKeyword = new Map(Object.entries(nameMap).map(([keyword, entry]) => [keyword.toLowerCase(), entry!]));
+
+const TAG = /^[0-9A-F]{8}$/;
+
+function attributeOf(entry: DictionaryEntry | undefined): DictionaryAttribute | undefined {
+  const tag = entry?.tag.replace(/[(),]/g, '').toUpperCase();
+  // Repeating groups (60xx) and private entries have no single tag.
+  return entry && TAG.test(tag!) ? { tag: tag!, keyword: entry.name, vr: entry.vr } : undefined;
+}
+
+/** The standard attribute of a tag given as 8 hex digits; undefined for private and unknown ones. */
+export const attributeOfTag = (tag: string): DictionaryAttribute | undefined =>
+  attributeOf(dictionary[`(${tag.slice(0, 4).toUpperCase()},${tag.slice(4).toUpperCase()})`]);
+
+/** The standard attribute of a PS3.6 keyword, in any letter case. */
+export const attributeOfKeyword = (keyword: string): DictionaryAttribute | undefined => attributeOf(byLowerKeyword.get(keyword.toLowerCase()));
 
 export interface ImplicitVRContext {
   /** Pixel Representation (0028,0103) of the enclosing data set: 1 means signed pixel values. */
@@ -49,9 +78,3 @@ export function implicitVR(tag: number, context: ImplicitVRContext): string {
 const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
 const tagKey = (group: number, element: number) => `(${hex4(group)},${hex4(element)})`;
 
-/** The PS3.6 keyword of a standard attribute given as 8 hex digits; undefined for private and unknown ones. */
-export function keywordOf(tag: string): string | undefined {
-  const group = parseInt(tag.slice(0, 4), 16);
-  if (group % 2 === 1) return undefined;
-  return dictionary[tagKey(group, parseInt(tag.slice(4), 16))]?.name;
-}

@@ -1,7 +1,7 @@
 // The Native DICOM Model of PS3.19 A.1 (application/dicom+xml): a data set of the DICOM JSON model
 // (PS3.18 Annex F) written as XML, attribute for attribute, in tag order. Bulk data stays a
 // reference (BulkData uri) or inline Base64 (InlineBinary), as it is in the JSON.
-import { keywordOf } from './data-dictionary.ts';
+import { attributeOfTag } from './data-dictionary.ts';
 import type { DicomJsonAttribute, DicomJsonDataSet, DicomJsonValue, PersonNameValue } from './dicom-json.ts';
 
 export const DICOM_XML_MEDIA_TYPE = 'application/dicom+xml';
@@ -20,7 +20,7 @@ function attributes(dataSet: DicomJsonDataSet): string {
 }
 
 function attribute(tag: string, { vr, Value, BulkDataURI, InlineBinary }: DicomJsonAttribute, dataSet: DicomJsonDataSet): string {
-  const keyword = keywordOf(tag);
+  const keyword = attributeOfTag(tag)?.keyword;
   const creator = privateCreatorOf(tag, dataSet);
   // PS3.19 A.1: a private attribute names its creator, and its tag leaves out the block the creator reserved (gggg,xxee → gggg00ee).
   const written = creator === undefined ? tag : `${tag.slice(0, 4)}00${tag.slice(6)}`;

@@ -2,7 +2,7 @@
 // sequence path joined by '.'), and the query level each belongs to (PS3.4 C.6.1.1 and C.6.2.1:
 // patient and study attributes are returned with studies, series and equipment attributes with
 // series, everything else with instances).
-import { createRequire } from 'node:module';
+import { attributeOfKeyword, attributeOfTag } from '../dicom/data-dictionary.ts';
 import type { DicomJsonDataSet } from '../dicom/index.ts';
 
 export type QueryLevel = 'study' | 'series' | 'instance';
@@ -19,37 +19,16 @@ export interface Attribute {
   vr: string;
 }
 
-interface DictionaryEntry {
-  tag: string;
-  vr: string;
-  name: string;
-}
-
-const dcmjs = createRequire(import.meta.url)('dcmjs') as {
-  data: { DicomMetaDictionary: { nameMap: Record<string, DictionaryEntry | undefined>; dictionary: Record<string, DictionaryEntry | undefined> } };
-};
-const { nameMap, dictionary } = dcmjs.data.DicomMetaDictionary;
-
-/** Keywords in any letter case: PS3.6 keywords differ by more than case, and clients are not careful. */
-const byLowerKeyword = new Map(Object.entries(nameMap).map(([keyword, entry]) => [keyword.toLowerCase(), entry!]));
-
-const TAG = /^[0-9A-Fa-f]{8}$/;
-
 /** The VRs a dictionary entry may name that are not one VR (PS3.5 A.1): the one DICOM JSON carries for them. */
 const AMBIGUOUS_VR: Record<string, string> = { xs: 'US', ox: 'OW', lt: 'OW', up: 'UL' };
 
-const tagOfEntry = (entry: DictionaryEntry) => entry.tag.replace(/[(),]/g, '').toUpperCase();
-const vrOfEntry = (entry: DictionaryEntry) => AMBIGUOUS_VR[entry.vr] ?? entry.vr;
+const TAG = /^[0-9A-Fa-f]{8}$/;
 
 /** The attribute a tag or keyword names, or undefined. */
 export function attributeNamed(name: string): Attribute | undefined {
-  if (TAG.test(name)) {
-    const tag = name.toUpperCase();
-    const entry = dictionary[`(${tag.slice(0, 4)},${tag.slice(4)})`];
-    return entry ? { tag, keyword: entry.name, vr: vrOfEntry(entry) } : { tag, vr: 'UN' };
-  }
-  const entry = byLowerKeyword.get(name.toLowerCase());
-  return entry && TAG.test(tagOfEntry(entry)) ? { tag: tagOfEntry(entry), keyword: entry.name, vr: vrOfEntry(entry) } : undefined;
+  const known = TAG.test(name) ? attributeOfTag(name) : attributeOfKeyword(name);
+  if (known) return { ...known, vr: AMBIGUOUS_VR[known.vr] ?? known.vr };
+  return TAG.test(name) ? { tag: name.toUpperCase(), vr: 'UN' } : undefined;
 }
 
 /** The attribute of a keyword this module declares: it must exist. */

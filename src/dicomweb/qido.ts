@@ -2,7 +2,7 @@
 // application/dicom+json, or as XML (multipart/related; type="application/dicom+xml", one result
 // per part), from one indexed SQL query per request (see qido-sql.ts).
 import { Router, type Request, type Response } from 'express';
-import { completeBulkDataURIs, nativeDicomModel, type DicomJsonDataSet } from '../dicom/index.ts';
+import { nativeDicomModel, type DicomJsonDataSet } from '../dicom/index.ts';
 import { requireCaller } from '../http/context.ts';
 import { acceptedMediaRanges, chooseDataSetMediaType, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
 import { auditImagingRead, callerReader, type DicomwebServices } from './context.ts';
@@ -10,6 +10,7 @@ import { uidParam } from './params.ts';
 import type { QueryLevel } from './qido-attributes.ts';
 import { readSearch, type QidoTarget } from './qido-request.ts';
 import { qidoQuery, type QidoRow } from './qido-sql.ts';
+import { withBulkDataURIs } from './urls.ts';
 import { sendMultipart } from './wado-response.ts';
 
 export interface QidoOptions {
@@ -70,14 +71,19 @@ async function search(services: QidoServices, options: QidoOptions, req: Request
     res.status(204).end(); // a multipart body has at least one part (RFC 2046 5.1.1)
   } else {
     await sendMultipart(res, mediaType, rows.map((row) => ({
-      contentType: mediaType, body: Buffer.from(nativeDicomModel(JSON.parse(resultText(row, services.baseUrl)) as DicomJsonDataSet)),
+      contentType: mediaType, body: Buffer.from(nativeDicomModel(resultDataSet(row, services.baseUrl))),
     })));
   }
 }
 
-/** A result as sent: instance attributes that are bulk data name it by a BulkDataURI of this service. */
+/** A result as sent, in JSON: the query's text, unless instance attributes that are bulk data are to name it by a BulkDataURI. */
 function resultText(row: QidoRow, baseUrl: string): string {
-  if (!row.sopInstanceUid || !row.json.includes('"cusp-bulkdata:')) return row.json;
-  const instanceUrl = `${baseUrl}/studies/${row.studyUid}/series/${row.seriesUid}/instances/${row.sopInstanceUid}`;
-  return JSON.stringify(completeBulkDataURIs(JSON.parse(row.json) as DicomJsonDataSet, (reference) => `${instanceUrl}/bulkdata/${reference}`));
+  return !row.sopInstanceUid || !row.json.includes('"cusp-bulkdata:') ? row.json : JSON.stringify(resultDataSet(row, baseUrl));
+}
+
+function resultDataSet(row: QidoRow, baseUrl: string): DicomJsonDataSet {
+  const dataSet = JSON.parse(row.json) as DicomJsonDataSet;
+  const { studyUid, seriesUid, sopInstanceUid } = row;
+  // An instance-level row names its series too.
+  return sopInstanceUid ? withBulkDataURIs(dataSet, baseUrl, { studyUid, seriesUid: seriesUid!, sopInstanceUid }) : dataSet;
 }

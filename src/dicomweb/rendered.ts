@@ -13,6 +13,7 @@ import { renderingParameters } from './rendered-params.ts';
 import { acceptedMediaRanges, chooseMediaType } from './accept.ts';
 import { sendMultipart, type ResponsePart } from './wado-response.ts';
 import { wadoUriRoutes } from './wado-uri.ts';
+import { instanceUrl } from './urls.ts';
 
 /** A thumbnail fits in this square unless a viewport is asked; smaller images are not enlarged. */
 const THUMBNAIL_SIZE = 128;
@@ -134,8 +135,7 @@ async function sendImage(services: DicomwebServices, req: Request, res: Response
   res.status(200).type(request.mediaType).send(body);
 }
 
-const renderedUrl = (services: DicomwebServices, instance: StoredInstanceWithMetadata) =>
-  `${services.baseUrl}/studies/${instance.studyUid}/series/${instance.seriesUid}/instances/${instance.sopInstanceUid}/rendered`;
+const renderedUrl = (services: DicomwebServices, instance: StoredInstanceWithMetadata) => `${instanceUrl(services.baseUrl, instance)}/rendered`;
 
 function describe(path: ResourcePath): string {
   return path.series ? `series ${path.series}` : `study ${path.study}`;

@@ -2,6 +2,7 @@
 // HTTP status it goes with: 200 when every instance was stored, 202 when some failed, 409 when
 // none was stored.
 import type { DicomJsonDataSet } from '../dicom/index.ts';
+import { instanceUrl, studyUrl } from './urls.ts';
 
 export interface StoredReference {
   sopClassUid: string;
@@ -27,11 +28,10 @@ export function storeResponseStatus(stored: number, failed: number): 200 | 202 |
 
 /** `baseUrl` is the public URL of the DICOMweb service, e.g. https://pacs.example/dicomweb. */
 export function storeResponse(baseUrl: string, stored: StoredReference[], failed: FailedReference[]): DicomJsonDataSet {
-  const studyUrl = (studyUid: string) => `${baseUrl}/studies/${studyUid}`;
   const response: DicomJsonDataSet = {};
   const studies = new Set(stored.map((reference) => reference.studyUid));
   // RetrieveURL names the study when the stored instances are all of one.
-  if (studies.size === 1) response['00081190'] = url(studyUrl([...studies][0]!));
+  if (studies.size === 1) response['00081190'] = url(studyUrl(baseUrl, [...studies][0]!));
   if (failed.length > 0) {
     response['00081198'] = {
       vr: 'SQ',
@@ -48,7 +48,7 @@ export function storeResponse(baseUrl: string, stored: StoredReference[], failed
       Value: stored.map((reference) => ({
         '00081150': uid(reference.sopClassUid),
         '00081155': uid(reference.sopInstanceUid),
-        '00081190': url(`${studyUrl(reference.studyUid)}/series/${reference.seriesUid}/instances/${reference.sopInstanceUid}`),
+        '00081190': url(instanceUrl(baseUrl, reference)),
       })),
     };
   }

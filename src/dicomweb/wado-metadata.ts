@@ -3,11 +3,12 @@
 // into this service; or the same as XML (PS3.19 Native DICOM Model), one instance per part. One
 // indexed query; the stored objects are not read.
 import type { RequestHandler } from 'express';
-import { completeBulkDataURIs, nativeDicomModel, type DicomJsonDataSet } from '../dicom/index.ts';
+import { nativeDicomModel } from '../dicom/index.ts';
 import { auditImagingRead, callerReader, type DicomwebServices } from './context.ts';
 import { locateInstances, type StoredInstanceWithMetadata } from './locate.ts';
 import { resourcePath } from './params.ts';
 import { acceptedMediaRanges, chooseDataSetMediaType, DICOM_JSON_MEDIA_TYPE } from './accept.ts';
+import { withBulkDataURIs } from './urls.ts';
 import { sendMultipart, sendSinglePart } from './wado-response.ts';
 
 export function retrieveMetadata(services: DicomwebServices): RequestHandler {
@@ -33,7 +34,4 @@ function* xmlParts(instances: StoredInstanceWithMetadata[], baseUrl: string, con
   for (const instance of instances) yield { contentType, body: Buffer.from(nativeDicomModel(dataSetOf(instance, baseUrl))) };
 }
 
-function dataSetOf(instance: StoredInstanceWithMetadata, baseUrl: string): DicomJsonDataSet {
-  const instanceUrl = `${baseUrl}/studies/${instance.studyUid}/series/${instance.seriesUid}/instances/${instance.sopInstanceUid}`;
-  return completeBulkDataURIs(instance.metadata, (reference) => `${instanceUrl}/bulkdata/${reference}`);
-}
+const dataSetOf = (instance: StoredInstanceWithMetadata, baseUrl: string) => withBulkDataURIs(instance.metadata, baseUrl, instance);
