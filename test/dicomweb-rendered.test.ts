@@ -30,7 +30,6 @@ async function uidsOf(file: string): Promise<Uids> {
 const instanceUrl = (uids: Uids) => `/dicomweb/studies/${uids.study}/series/${uids.series}/instances/${uids.instance}`;
 const wadoUri = (uids: Uids, extra = '') => `/dicomweb/wado?requestType=WADO&studyUID=${uids.study}&seriesUID=${uids.series}&objectUID=${uids.instance}${extra}`;
 
-const binary = asBinary;
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
 /** The pixels of a JPEG or PNG, one channel for a grayscale image, three for colour. */
@@ -88,7 +87,7 @@ describe('DICOMweb rendered resources, thumbnails and WADO-URI', function () {
 
   const get = (url: string, accept?: string, bearer = token) => {
     const request = app.request.get(url).set('Authorization', `Bearer ${bearer}`);
-    return binary(accept === undefined ? request : request.set('Accept', accept));
+    return asBinary(accept === undefined ? request : request.set('Accept', accept));
   };
   const file = (name: string) => (name.includes('/') ? name : pydicomFile(name));
   const uidsOfFile = (name: string) => uids[file(name)]!;

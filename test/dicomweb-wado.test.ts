@@ -45,9 +45,7 @@ const scratchFile = (name: string) => path.join(scratch, `${++scratchCount}-${na
 
 // ---- reading responses ----------------------------------------------------------------------------
 
-type Part = BodyPartRead;
-const binary = binaryBody;
-const multipartParts = (response: Response): Part[] => sharedMultipartParts(response.body as Buffer, String(response.headers['content-type']));
+const multipartParts = (response: Response): BodyPartRead[] => sharedMultipartParts(response.body as Buffer, String(response.headers['content-type']));
 
 const transferSyntaxOf = (contentType: string | undefined) => /transfer-syntax=([^;\s]+)/.exec(contentType ?? '')?.[1];
 
@@ -184,7 +182,7 @@ describe('WADO-RS', function () {
   const sample = (name: string) => samples.get(name)!;
 
   const get = (url: string, token: string, accept?: string) => {
-    const request = app.request.get(url).set('Authorization', `Bearer ${token}`).buffer(true).parse(binary);
+    const request = app.request.get(url).set('Authorization', `Bearer ${token}`).buffer(true).parse(binaryBody);
     return accept === undefined ? request : request.set('Accept', accept);
   };
 
@@ -306,7 +304,7 @@ describe('WADO-RS', function () {
       assert.ok(multipartParts(asStored)[0]!.body.equals(fs.readFileSync(jpeg.file)), 'the JPEG file is served as it is stored');
 
       const viaQuery = await app.request.get(`${mr.url}?accept=${encodeURIComponent(dicomAccept(RLE))}`).set('Authorization', `Bearer ${mr.token}`)
-        .buffer(true).parse(binary);
+        .buffer(true).parse(binaryBody);
       assert.equal(transferSyntaxOf(multipartParts(viaQuery)[0]!.headers['content-type']), RLE, 'the accept query parameter (PS3.18 8.3.3.1) is honoured');
 
       const single = await get(mr.url, mr.token, 'application/dicom');
@@ -387,7 +385,7 @@ describe('WADO-RS', function () {
       assert.deepEqual(numbers, [...numbers].sort((a, b) => Number(a) - Number(b)));
       assert.equal(numbers.length, ct.length);
       const xml = await app.request.get(url).set('Authorization', `Bearer ${mainToken}`).set('Accept', 'multipart/related; type="application/dicom+xml"')
-        .buffer(true).parse(binary);
+        .buffer(true).parse(binaryBody);
       assert.equal(xml.status, 200);
       const parts = multipartParts(xml);
       assert.ok(parts.every((part) => part.headers['content-type'] === 'application/dicom+xml'));

@@ -1,6 +1,6 @@
 // STOW-RS request bodies (DICOM PS3.18 §10.5; multipart/related, RFC 2387 and RFC 2046 §5.1):
-// each part is spooled to a temporary file as it arrives, in writes of up to 1 MiB, so no part is
-// held whole in memory.
+// each part is spooled to a temporary file as it arrives, in writes of up to 1 MiB, so no part
+// larger than that is held whole in memory.
 import { createReadStream } from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
