@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
 import { prepared } from '../src/db/prepared.ts';
 import { openDatabase, type Database } from '../src/db/index.ts';
+import { runPipelined } from '../src/db/pipeline.ts';
 import { embedded, ownerClient, testDatabaseUrl } from './support/database.ts';
 
 describe('database roles', () => {
@@ -109,6 +111,69 @@ describe('scoped transactions', () => {
       assert.deepEqual(stored, [{ id: inserted!.id }], 'the first insert committed, the refused one left no row');
       const after = await db.tenant('5d2f1c0e-8a7b-4c3d-9e2f-1a0b9c8d7e6f', (trx) => trx.raw('select current_user as role'));
       assert.deepEqual(after.rows, [{ role: 'cusp_app' }], 'the one pooled connection came back after the failure');
+    });
+  });
+});
+
+describe('pipelined statements', () => {
+  async function withClient(use: (client: pg.Client) => Promise<void>): Promise<void> {
+    const client = await ownerClient();
+    try {
+      // PGlite serves all connections in one session, where the table outlives the connection.
+      await client.query('create temporary table if not exists pipeline_rows (value text not null)');
+      await client.query('truncate pipeline_rows');
+      await use(client);
+    } finally {
+      await client.end();
+    }
+  }
+  const rowsOf = async (client: pg.Client) => (await client.query('select value from pipeline_rows order by value')).rows.map((row) => row.value);
+
+  it('run in one transaction, committed at the end and answered one result per statement', async () => {
+    await withClient(async (client) => {
+      const results = await runPipelined(client, [
+        { text: 'insert into pipeline_rows values ($1) returning value', values: ['a'] },
+        { text: 'select txid_current() as txid', values: [] },
+        { text: 'select txid_current() as txid', values: [] },
+      ]);
+      assert.deepEqual(results.map((result) => result.command), ['INSERT', 'SELECT', 'SELECT']);
+      assert.deepEqual(results[0]!.rows, [{ value: 'a' }]);
+      assert.equal(results[1]!.rows[0].txid, results[2]!.rows[0].txid, 'one transaction');
+      assert.deepEqual(await rowsOf(client), ['a']);
+    });
+  });
+
+  it('a failing statement rolls back those before it and skips those after it', async () => {
+    await withClient(async (client) => {
+      await assert.rejects(runPipelined(client, [
+        { text: 'insert into pipeline_rows values ($1)', values: ['before'] },
+        { text: 'select 1 / $1::int', values: [0] },
+        { text: 'insert into pipeline_rows values ($1)', values: ['after'] },
+      ]), /division by zero/);
+      assert.deepEqual(await rowsOf(client), []);
+      const failing = { toPostgres() { throw new Error('no value'); } };
+      await assert.rejects(runPipelined(client, [
+        { text: 'insert into pipeline_rows values ($1)', values: ['first'] },
+        { text: 'insert into pipeline_rows values ($1)', values: [failing] },
+      ]), /no value/);
+      assert.deepEqual(await rowsOf(client), [], 'a value that cannot be sent sends nothing');
+    });
+  });
+
+  it('prepares a named statement once per connection, and again after its Parse failed or was skipped', async function () {
+    if (embedded) this.skip(); // one session for every connection: the application names no statements there
+    await withClient(async (client) => {
+      const good = { text: 'select $1::int + 1 as next', values: [1], name: 'cusp_test_pipeline_next' };
+      const bad = { text: 'selec 1', values: [], name: 'cusp_test_pipeline_bad' };
+      await assert.rejects(runPipelined(client, [bad, good]), /syntax error/);
+      await assert.rejects(runPipelined(client, [bad]), /syntax error/, 'parsed again, not taken as prepared');
+      for (const value of [1, 2]) {
+        const [result] = await runPipelined(client, [{ ...good, values: [value] }]);
+        assert.deepEqual(result!.rows, [{ next: value + 1 }], 'prepared at its first run, skipped before');
+      }
+      const { rows } = await client.query("select name from pg_prepared_statements where name like 'cusp\\_test\\_pipeline%'");
+      assert.deepEqual(rows, [{ name: 'cusp_test_pipeline_next' }]);
+      await assert.rejects(runPipelined(client, [{ ...good, text: 'select 2' }]), /was used for a different statement/);
     });
   });
 });

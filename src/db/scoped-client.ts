@@ -43,11 +43,27 @@ export interface TransactionScope {
 const ROLE = /^[a-z_]+$/;
 const TENANT = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$/i;
 
-export function beginStatement({ role, tenantId, durable = true, genericPlans = false }: TransactionScope): string {
+/** The settings that scope a transaction, validated (beginStatement splices them into SQL). */
+function scopeSettings({ role, tenantId, durable = true, genericPlans = false }: TransactionScope): [string, string][] {
   if (!ROLE.test(role) || !TENANT.test(tenantId)) throw new Error('invalid transaction scope');
-  const commit = durable ? '' : ", set_config('synchronous_commit', 'off', true)";
-  const plans = genericPlans ? ", set_config('plan_cache_mode', 'force_generic_plan', true)" : '';
-  return `BEGIN; SELECT set_config('role', '${role}', true), set_config('cusp.tenant_id', '${tenantId}', true)${commit}${plans};`;
+  return [
+    ['role', role], ['cusp.tenant_id', tenantId],
+    ...(durable ? [] : [['synchronous_commit', 'off'] as [string, string]]),
+    ...(genericPlans ? [['plan_cache_mode', 'force_generic_plan'] as [string, string]] : []),
+  ];
+}
+
+export function beginStatement(scope: TransactionScope): string {
+  return `BEGIN; SELECT ${scopeSettings(scope).map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ')};`;
+}
+
+/** The same settings as one statement, first in a pipeline (src/db/pipeline.ts), which is its transaction. */
+export function scopeStatement(scope: TransactionScope): { text: string; values: string[] } {
+  const settings = scopeSettings(scope);
+  return {
+    text: `select ${settings.map(([name], index) => `set_config('${name}', $${index + 1}, true)`).join(', ')}`,
+    values: settings.map(([, value]) => value),
+  };
 }
 
 /** The transaction config key that carries the scope (knex replaces `userParams` with its own). */

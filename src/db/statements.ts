@@ -1,12 +1,13 @@
 // Single statements that need no transaction of the caller's: each runs in a scoped transaction
 // of its own, without a knex transaction — whose transactor object costs more CPU than the hot
 // statements themselves (DICOMweb reads, audit batches). The statement is built with knex (on an
-// instance that cannot run it) and sent on a pooled connection between the scoped BEGIN and
-// COMMIT, as a named statement.
+// instance that cannot run it) and sent on a pooled connection after the statement that sets
+// its scope, both in one pipeline (src/db/pipeline.ts): one round trip, one transaction.
 import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import { prepared, statementName } from './prepared.ts';
-import { beginStatement, namesStatements, type TransactionScope } from './scoped-client.ts';
+import { runPipelined, type PipelinedStatement } from './pipeline.ts';
+import { namesStatements, scopeStatement, type TransactionScope } from './scoped-client.ts';
 
 /** Builds one statement with `q`, a knex instance or transaction. */
 export type StatementQuery = (q: Knex) => Knex.QueryBuilder | Knex.Raw;
@@ -24,8 +25,9 @@ export function readerIn(trx: Knex.Transaction): StatementRunner {
 
 /** Runs each statement in a transaction of its own, scoped as `scope`; named as the knex client's queries are. */
 export function scopedStatements(knex: Knex, scope: TransactionScope): StatementRunner {
-  const begin = beginStatement(scope);
   const namedStatements = namesStatements(knex.client);
+  const { text, values } = scopeStatement(scope);
+  const setScope: PipelinedStatement = { text, values, name: namedStatements ? statementName(text, () => text) : undefined };
   return async <Row>(query: StatementQuery, shape: string) => {
     const compiled = query(sqlOnly).toSQL();
     const { sql, bindings } = compiled.toNative();
@@ -33,15 +35,8 @@ export function scopedStatements(knex: Knex, scope: TransactionScope): Statement
     const name = namedStatements ? statementName(shape, () => compiled.sql) : undefined;
     const connection = await knex.client.acquireConnection() as pg.Client;
     try {
-      await connection.query(begin);
-      try {
-        const { rows } = await connection.query({ text: sql, values: bindings as unknown[], ...(name ? { name } : {}) });
-        await connection.query('COMMIT');
-        return rows as Row[];
-      } catch (error) {
-        await connection.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
+      const [, result] = await runPipelined(connection, [setScope, { text: sql, values: bindings as unknown[], name }]);
+      return result!.rows as Row[];
     } finally {
       await knex.client.releaseConnection(connection);
     }
