@@ -50,7 +50,7 @@ export function createApp(services: Services): express.Express {
   app.use('/fhir', rememberMount, fhirRouter({ services: fhirServices, version, publicBaseUrl: config.publicBaseUrl, authenticate }));
   const dicomwebServices = {
     db, blobs: services.blobs, audit: services.audit, logger, baseUrl: `${config.publicBaseUrl}/dicomweb`,
-    ingest: new InstanceIngest(db, services.blobs, services.audit), tempDir: path.join(config.dataDir, 'tmp'),
+    ingest: new InstanceIngest(db, services.blobs), tempDir: path.join(config.dataDir, 'tmp'),
     maxInstanceBytes: config.dicomMaxInstanceBytes,
   };
   app.use('/dicomweb', rememberMount, dicomwebRouter({ authenticate, services: dicomwebServices }));

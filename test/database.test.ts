@@ -5,7 +5,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { prepared } from '../src/db/prepared.ts';
 import { openDatabase, type Database } from '../src/db/index.ts';
 import { runPipelined } from '../src/db/pipeline.ts';
-import { embedded, ownerClient, testDatabaseUrl } from './support/database.ts';
+import { embedded, ownerClient, ownerQuery, testDatabaseUrl } from './support/database.ts';
 
 describe('database roles', () => {
   it('the application roles are neither superusers nor able to bypass row-level security', async () => {
@@ -95,6 +95,22 @@ describe('scoped transactions', () => {
       const after = await db.platform((trx) => trx.raw('select current_user as role, cusp_tenant_id() as tenant'));
       assert.deepEqual(after.rows, [{ role: 'cusp_platform', tenant: null }], 'the one pooled connection came back, its settings gone with the transaction');
       assert.throws(() => db.reader('not a tenant'), /invalid tenant id/);
+    });
+  });
+
+  it('tenantStatements runs its statements in one tenant transaction, answering the rows of each; a failure leaves nothing', async () => {
+    const eventType = `TEST_TENANT_STATEMENTS_${Date.now()}`;
+    const tenantId = (await ownerQuery("insert into tenants (name) values ('tenant statements test') returning id"))[0]!.id as string;
+    await withOneConnection(async (db) => {
+      const scope = { query: (q: Knex) => q.raw("select current_user as role, cusp_tenant_id() as tenant, txid_current() as txid, current_setting('synchronous_commit') as commit"), shape: 'test tenant statements scope' };
+      const [first, second] = await db.tenantStatements(tenantId, [scope, scope], { durable: false });
+      assert.deepEqual(first, second, 'one transaction');
+      assert.deepEqual([first![0]!.role, first![0]!.tenant, first![0]!.commit], ['cusp_app', tenantId, 'off']);
+      const insert = { query: (q: Knex) => q.raw('insert into audit_events (tenant_id, actor_type, event_type, outcome) values (?, ?, ?, ?)', [tenantId, 'SYSTEM', eventType, 'SUCCESS']), shape: 'test tenant statements insert' };
+      await assert.rejects(db.tenantStatements(tenantId, [insert, { query: (q) => q.raw('select 1 / 0'), shape: 'test tenant statements failure' }]), /division by zero/);
+      const stored = await db.platform((trx) => trx('audit_events').where({ event_type: eventType }).select('id'));
+      assert.deepEqual(stored, [], 'the insert before the failure is rolled back');
+      await assert.rejects(db.tenantStatements('not a tenant', [scope]), /invalid tenant id/);
     });
   });
 

@@ -52,6 +52,7 @@ describe('DICOM ingest', function () {
   const rows = (table: string, where: Record<string, unknown> = {}) =>
     app.services.db.tenant(tenantId, (trx) => trx(table).where(where)) as Promise<Record<string, any>[]>;
   const store = async (file: string) => ingest.store(caller, await parseInstanceFile(file), fileOf(file));
+  const storeEvents = () => rows('audit_events', { event_type: 'DICOM_STORE', outcome: 'SUCCESS' });
   const blobKeys = async (ofTenant = tenantId) => {
     const keys: string[] = [];
     for await (const { key } of app.services.blobs.list(`dicom/${ofTenant}/`)) keys.push(key);
@@ -61,7 +62,7 @@ describe('DICOM ingest', function () {
   before(async () => {
     app = await startTestApp();
     ({ tenantId, token } = await tenantWithToken(app, ['system/*.*']));
-    ingest = new InstanceIngest(app.services.db, app.services.blobs, app.services.audit);
+    ingest = new InstanceIngest(app.services.db, app.services.blobs);
     caller = { tenantId, audit: { actorType: 'API_CLIENT' } };
   });
   after(async () => {
@@ -154,6 +155,37 @@ describe('DICOM ingest', function () {
     assert.equal(study!.registrations, 1, 'one registering transaction');
     assert.ok(study!.completions >= 1 && study!.completions <= files.length);
     assert.equal(study!.versions, 1 + study!.completions, 'the study as registered, then a version per completing transaction');
+    const audited = await storeEvents();
+    for (const [index, instance] of instances.entries()) {
+      const result = results[index]!;
+      assert.deepEqual(audited.filter((event) => event.metadata.sopInstanceUid === instance.attributes.SOPInstanceUID).map((event) => event.metadata.objectId),
+        [result.stored && result.objectId], 'each stored instance audited once, as it completed');
+    }
+  });
+
+  it('fails an instance deleted while its bytes were written: nothing stored, its blob removed, no store audited', async () => {
+    const [photo] = dicomFiles(path.join(PATIENT, '04-xc'));
+    const instance = await parseInstanceFile(photo!);
+    let written!: () => void;
+    const writing = new Promise<void>((resolve) => { written = resolve; });
+    const slow: BlobStore = Object.assign(Object.create(app.services.blobs), {
+      putFile: async (...args: Parameters<BlobStore['putFile']>) => {
+        await app.services.blobs.putFile(...args);
+        await writing;
+      },
+    });
+    const storing = new InstanceIngest(app.services.db, slow).store(caller, instance, fileOf(photo!));
+    for (let tries = 0; (await rows('imaging_objects', { sop_instance_uid: instance.attributes.SOPInstanceUID })).length === 0; tries++) {
+      assert.ok(tries < 100, 'registered while its bytes are written');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await ownerQuery('delete from imaging_objects where tenant_id = $1 and sop_instance_uid = $2', [tenantId, instance.attributes.SOPInstanceUID]);
+    const blobsBefore = await blobKeys();
+    written();
+    const result = await storing;
+    assert.ok(!result.stored && result.reason === FailureReason.ProcessingFailure, JSON.stringify(result));
+    assert.equal((await blobKeys()).length, blobsBefore.length - 1, 'its blob is removed');
+    assert.deepEqual((await storeEvents()).filter((event) => event.metadata.sopInstanceUid === instance.attributes.SOPInstanceUID), []);
   });
 
   it('fails an instance that fails unexpectedly alone: the instances stored with it are stored', async () => {
@@ -188,7 +220,7 @@ describe('DICOM ingest', function () {
     const tenantRows = (table: string, where: Record<string, unknown> = {}) =>
       app.services.db.tenant(another.tenantId, (trx) => trx(table).where(where)) as Promise<Record<string, any>[]>;
     beforeEach(async () => {
-      processes = [0, 1].map(() => new InstanceIngest(app.services.db, app.services.blobs, app.services.audit));
+      processes = [0, 1].map(() => new InstanceIngest(app.services.db, app.services.blobs));
       another = { tenantId: (await tenantWithToken(app, ['system/*.*'])).tenantId, audit: caller.audit };
     });
 
@@ -224,7 +256,7 @@ describe('DICOM ingest', function () {
   it('takes over an instance that a crash left CREATING, and removes the blob it named', async () => {
     const instance = await parseInstanceFile(CT_SMALL);
     const full: BlobStore = Object.assign(Object.create(app.services.blobs), { putFile: async () => { throw new Error('no space left on device'); } });
-    await assert.rejects(new InstanceIngest(app.services.db, full, app.services.audit).store(caller, instance, fileOf(CT_SMALL)), /no space left/);
+    await assert.rejects(new InstanceIngest(app.services.db, full).store(caller, instance, fileOf(CT_SMALL)), /no space left/);
     const [left] = await rows('imaging_objects', { sop_instance_uid: instance.attributes.SOPInstanceUID });
     assert.equal(left!.status, 'CREATING');
     const abandonedKey = left!.storage_uri as string;

@@ -39,7 +39,7 @@ describe('sweep of imaging leftovers', function () {
       },
     });
     const file = pydicomFile('MR_small.dcm');
-    await assert.rejects(new InstanceIngest(app.services.db, failing, app.services.audit).store(caller(tenantId), await parseInstanceFile(file), spooledFile(file)));
+    await assert.rejects(new InstanceIngest(app.services.db, failing).store(caller(tenantId), await parseInstanceFile(file), spooledFile(file)));
     const strayKey = `dicom/${tenantId}/${randomUUID()}`;
     await app.services.blobs.put(strayKey, Buffer.from('a blob whose registration a crash undid'));
     const storedKey = (await objects(tenantId)).find((object) => object.status === 'CREATED')!.storage_uri;

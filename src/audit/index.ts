@@ -46,8 +46,21 @@ const MAX_BATCH = 500;
 
 /** One statement text for any number of rows, so that it is prepared once (src/db/prepared.ts). */
 const COLUMNS = Object.keys(toRow({ actorType: 'SYSTEM', eventType: '', outcome: 'SUCCESS' }));
-const INSERT_ROWS = `insert into audit_events (${COLUMNS.join(', ')})
-  select ${COLUMNS.join(', ')} from jsonb_populate_recordset(null::audit_events, ?::jsonb)`;
+/**
+ * The INSERT of the events given as its parameter (eventsParameter) that meet `condition`, on
+ * `event`, their audit_events row: for a statement that records events only where its own
+ * results say so, as a data-modifying CTE.
+ */
+export function insertEventsWhere(condition: string): string {
+  return `insert into audit_events (${COLUMNS.join(', ')})
+    select ${COLUMNS.join(', ')} from jsonb_populate_recordset(null::audit_events, ?::jsonb) as event where ${condition}`;
+}
+
+export function eventsParameter(events: AuditEvent[]): string {
+  return JSON.stringify(events.map(toRow));
+}
+
+const INSERT_ROWS = insertEventsWhere('true');
 const insertRows = (q: Knex, rows: ReturnType<typeof toRow>[]) => q.raw(INSERT_ROWS, [JSON.stringify(rows)]);
 
 export class AuditLog {

@@ -23,24 +23,46 @@ export function readerIn(trx: Knex.Transaction): StatementRunner {
   return async <Row>(query: StatementQuery, shape: string) => rowsOf<Row>(await prepared(query(trx), shape));
 }
 
-/** Runs each statement in a transaction of its own, scoped as `scope`; named as the knex client's queries are. */
-export function scopedStatements(knex: Knex, scope: TransactionScope): StatementRunner {
+/** Runs `statement` in the transaction `trx`. */
+export function runIn<Row>(trx: Knex.Transaction, { query, shape }: ShapedStatement): Promise<Row[]> {
+  return readerIn(trx)<Row>(query, shape);
+}
+
+/** A statement built with knex, and its shape (src/db/prepared.ts). */
+export interface ShapedStatement {
+  query: StatementQuery;
+  shape: string;
+}
+
+/** Runs statements in one transaction scoped as `scope`, sent together; answers each one's rows. */
+export type PipelineRunner = (statements: ShapedStatement[]) => Promise<Record<string, unknown>[][]>;
+
+/** Statements run together in one transaction scoped as `scope`; named as the knex client's queries are. */
+export function scopedPipeline(knex: Knex, scope: TransactionScope): PipelineRunner {
   const namedStatements = namesStatements(knex.client);
   const { text, values } = scopeStatement(scope);
   const setScope: PipelinedStatement = { text, values, name: namedStatements ? statementName(text, () => text) : undefined };
-  return async <Row>(query: StatementQuery, shape: string) => {
-    const compiled = query(sqlOnly).toSQL();
-    const { sql, bindings } = compiled.toNative();
-    // The shape check compares knex's text, as prepared() does for statements run in a transaction.
-    const name = namedStatements ? statementName(shape, () => compiled.sql) : undefined;
+  return async (statements) => {
+    const pipelined = statements.map(({ query, shape }): PipelinedStatement => {
+      const compiled = query(sqlOnly).toSQL();
+      const { sql, bindings } = compiled.toNative();
+      // The shape check compares knex's text, as prepared() does for statements run in a transaction.
+      return { text: sql, values: bindings as unknown[], name: namedStatements ? statementName(shape, () => compiled.sql) : undefined };
+    });
     const connection = await knex.client.acquireConnection() as pg.Client;
     try {
-      const [, result] = await runPipelined(connection, [setScope, { text: sql, values: bindings as unknown[], name }]);
-      return result!.rows as Row[];
+      const [, ...results] = await runPipelined(connection, [setScope, ...pipelined]);
+      return results.map((result) => result.rows);
     } finally {
       await knex.client.releaseConnection(connection);
     }
   };
+}
+
+/** Runs each statement in a transaction of its own, scoped as `scope`. */
+export function scopedStatements(knex: Knex, scope: TransactionScope): StatementRunner {
+  const run = scopedPipeline(knex, scope);
+  return async <Row>(query: StatementQuery, shape: string) => (await run([{ query, shape }]))[0] as Row[];
 }
 
 /** knex answers a raw statement's result as pg gives it, a built query's as its rows. */

@@ -7,12 +7,12 @@
 // the commit: a blob that outlives its row is garbage for the sweep (sweep.ts), never a row without its blob.
 import { Router } from 'express';
 import type { Transaction } from '../db/index.ts';
-import { readerIn } from '../db/statements.ts';
+import { readerIn, runIn } from '../db/statements.ts';
 import { conflict } from '../http/errors.ts';
 import { imagingCaller, type DicomwebServices } from './context.ts';
 import { locateInstances } from './locate.ts';
 import { resourcePath, type ResourcePath } from './params.ts';
-import { lockStudy, refreshStudyAggregates } from './study-aggregates.ts';
+import { lockStudies, refreshStudyAggregates } from './study-aggregates.ts';
 
 export function deleteRoutes(services: DicomwebServices): Router {
   const router = Router();
@@ -20,7 +20,7 @@ export function deleteRoutes(services: DicomwebServices): Router {
     const path = resourcePath(req);
     const caller = imagingCaller(req);
     const storageKeys = await services.db.tenant(caller.tenantId, async (trx) => {
-      await lockStudy(trx, caller.tenantId, path.study);
+      await runIn(trx, lockStudies(caller.tenantId, [path.study]));
       const instances = await locateInstances(readerIn(trx), path);
       const { studyId } = instances[0]!;
       let keys: string[];
@@ -61,7 +61,7 @@ async function removeRows(trx: Transaction, tenantId: string, studyId: string, p
   ).delete();
   const remaining = await trx('imaging_objects').where({ tenant_id: tenantId, study_id: studyId }).first('id');
   if (remaining) {
-    await refreshStudyAggregates(trx, tenantId, [studyId]);
+    await runIn(trx, refreshStudyAggregates(tenantId, [studyId]));
   } else {
     await trx('imaging_studies').where({ tenant_id: tenantId, id: studyId }).delete();
   }

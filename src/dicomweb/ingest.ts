@@ -25,16 +25,17 @@
 // already holds other bytes) leaves nothing behind and is reported with a PS3.7 status code as
 // the instance's FailureReason.
 import { randomUUID } from 'node:crypto';
-import type { AuditLog, AuditEvent } from '../audit/index.ts';
+import { eventsParameter, insertEventsWhere, type AuditEvent } from '../audit/index.ts';
 import type { BlobStore } from '../blob/index.ts';
 import { GroupCommit } from '../db/group-commit.ts';
 import type { Database, Transaction } from '../db/index.ts';
 import { prepared } from '../db/prepared.ts';
+import { runIn, type ShapedStatement } from '../db/statements.ts';
 import { FailureReason, type CodedConcept, type ParsedInstance } from '../dicom/index.ts';
 import type { MultipartPart } from './multipart.ts';
 import { PatientLinkError, isoDate, linkPatient, type DicomDemographics } from './patient-link.ts';
 import { objectQueryColumns, seriesQueryColumns, studyQueryColumns } from './qido-index.ts';
-import { lockStudy, refreshStudyAggregates } from './study-aggregates.ts';
+import { lockStudies, refreshStudyAggregates } from './study-aggregates.ts';
 
 /** The received file: a spooled STOW-RS part, or any file whose size and SHA-256 are known. */
 export type SpooledFile = Pick<MultipartPart, 'path' | 'size' | 'sha256'>;
@@ -73,7 +74,7 @@ type Registered =
   | { outcome: 'refused'; reason: number; message: string };
 
 type NewlyRegistered = Extract<Registered, { outcome: 'registered' }>;
-type Completion = NewlyRegistered & { blobKey: string; caller: IngestCaller };
+type Completion = NewlyRegistered & { blobKey: string; sopInstanceUid: string; caller: IngestCaller };
 
 const STUDY_COLUMNS = ['id', 'study_uid', 'patient_id', 'patient_dicom_id', 'issuer_of_patient_id'];
 const SERIES_COLUMNS = ['id', 'study_id', 'series_uid'];
@@ -108,9 +109,9 @@ export class InstanceIngest {
   /** tenant|SOP Instance UID → the store of it under way in this process. */
   private readonly storing = new Map<string, Promise<StoreResult>>();
 
-  constructor(private readonly db: Database, private readonly blobs: BlobStore, private readonly audit: AuditLog) {
-    this.registrations = new GroupCommit((tenantId, items) => this.inBatch(tenantId, items, (trx, batch) => this.register(trx, tenantId, batch), false), MAX_BATCH);
-    this.completions = new GroupCommit((tenantId, items) => this.inBatch(tenantId, items, (trx, batch) => this.complete(trx, tenantId, batch), true), MAX_BATCH);
+  constructor(private readonly db: Database, private readonly blobs: BlobStore) {
+    this.registrations = new GroupCommit((tenantId, items) => inBatch(items, (batch) => this.db.tenant(tenantId, (trx) => this.register(trx, tenantId, batch), { durable: false, genericPlans: true })), MAX_BATCH);
+    this.completions = new GroupCommit((tenantId, items) => inBatch(items, (batch) => this.complete(tenantId, batch)), MAX_BATCH);
   }
 
   async store(caller: IngestCaller, instance: ParsedInstance, file: SpooledFile): Promise<StoreResult> {
@@ -140,7 +141,7 @@ export class InstanceIngest {
     if (registered.outcome === 'refused') return { stored: false, reason: registered.reason, message: registered.message };
     if (registered.outcome === 'already-stored') return { stored: true, objectId: registered.objectId, alreadyStored: true };
     await writing;
-    const completed = await this.completions.submit(caller.tenantId, { ...registered, blobKey, caller });
+    const completed = await this.completions.submit(caller.tenantId, { ...registered, blobKey, sopInstanceUid: instance.attributes.SOPInstanceUID, caller });
     if (!completed) {
       await this.removeUnnamedBlob(blobKey);
       return {
@@ -161,28 +162,6 @@ export class InstanceIngest {
   /** A blob no row names any longer; one that cannot be removed now is left to the sweep. */
   private async removeUnnamedBlob(key: string): Promise<void> {
     await this.blobs.delete(key).catch(() => undefined);
-  }
-
-  /**
-   * The batch in one transaction; should that fail, each item in a transaction of its own, so that
-   * one item's unexpected failure fails that item only. A batch of one is tried again only when it
-   * lost a race for a row (another process stored or deleted the same instance at the same time):
-   * the other transaction has ended by then, and the second try sees what it left.
-   * The statements take the batch's UIDs as lists: generic plans (src/db/scoped-client.ts).
-   */
-  private async inBatch<Item, Result>(tenantId: string, items: Item[], write: (trx: Transaction, items: Item[]) => Promise<Result[]>, durable: boolean): Promise<(Result | Promise<Result>)[]> {
-    try {
-      return await this.db.tenant(tenantId, (trx) => write(trx, items), { durable, genericPlans: true });
-    } catch (error) {
-      if (items.length === 1 && !lostRaceForRow(error)) throw error;
-    }
-    const results: Promise<Result>[] = [];
-    for (const item of items) {
-      const alone = this.db.tenant(tenantId, (trx) => write(trx, [item]), { durable, genericPlans: true }).then((written) => written[0]!);
-      await alone.catch(() => undefined);
-      results.push(alone);
-    }
-    return results;
   }
 
   private async register(trx: Transaction, tenantId: string, items: Registration[]): Promise<Registered[]> {
@@ -258,7 +237,7 @@ export class InstanceIngest {
     const series = byKey(found.series, 'series_uid');
     const incomplete = records.filter((record) => !studies.has(record.StudyInstanceUID) || !series.has(record.SeriesInstanceUID));
     if (incomplete.length === 0) return { studies, series };
-    for (const studyUid of [...new Set(incomplete.map((record) => record.StudyInstanceUID))].sort()) await lockStudy(trx, tenantId, studyUid);
+    await runIn(trx, lockStudies(tenantId, incomplete.map((record) => record.StudyInstanceUID)));
     const foundNow = await storedRowsOf(trx, tenantId, incomplete, { objects: false });
     for (const study of foundNow.studies) studies.set(study.study_uid, study);
     for (const one of foundNow.series) series.set(one.series_uid, one);
@@ -315,21 +294,32 @@ export class InstanceIngest {
     return created!.id;
   }
 
-  /** Marks the objects CREATED that still name the blob written for them; true for each that did. */
-  private async complete(trx: Transaction, tenantId: string, items: Completion[]): Promise<boolean[]> {
-    for (const studyUid of [...new Set(items.map((item) => item.studyUid))].sort()) await lockStudy(trx, tenantId, studyUid);
-    const { rows: marked } = await prepared(trx.raw(MARK_CREATED, [items.map((item) => item.objectId), items.map((item) => item.blobKey), tenantId, tenantId]), MARK_CREATED) as { rows: { id: string }[] };
-    const markedIds = new Set(marked.map((row) => row.id));
-    const completed = items.filter((item) => markedIds.has(item.objectId));
-    await refreshStudyAggregates(trx, tenantId, [...new Set(completed.map((item) => item.studyId))]);
-    await this.audit.recordInTransaction(trx, completed.map((item) => ({
-      ...item.caller.audit, tenantId, eventType: 'DICOM_STORE', resourceType: 'ImagingStudy', resourceId: item.studyId, outcome: 'SUCCESS' as const,
-    })));
+  /**
+   * Marks the objects CREATED that still name the blob written for them, counts them into their
+   * series and studies and audits them, in one durable transaction sent at once; true for each
+   * object that was marked.
+   */
+  private async complete(tenantId: string, items: Completion[]): Promise<boolean[]> {
+    const events = items.map((item): AuditEvent => ({
+      ...item.caller.audit, tenantId, eventType: 'DICOM_STORE', resourceType: 'ImagingStudy', resourceId: item.studyId, outcome: 'SUCCESS',
+      metadata: { objectId: item.objectId, sopInstanceUid: item.sopInstanceUid },
+    }));
+    const [, marked] = await this.db.tenantStatements(tenantId, [
+      lockStudies(tenantId, items.map((item) => item.studyUid)),
+      markCreated(tenantId, items, events),
+      refreshStudyAggregates(tenantId, [...new Set(items.map((item) => item.studyId))]),
+    ], { durable: true, genericPlans: true });
+    const markedIds = new Set(marked!.map((row) => row.id));
     return items.map((item) => markedIds.has(item.objectId));
   }
 }
 
-/** The objects that still name the blob written for them become CREATED, and count into their series. */
+function markCreated(tenantId: string, items: Completion[], events: AuditEvent[]): ShapedStatement {
+  const values = [items.map((item) => item.objectId), items.map((item) => item.blobKey), tenantId, tenantId, eventsParameter(events)];
+  return { query: (q) => q.raw(MARK_CREATED, values), shape: MARK_CREATED };
+}
+
+/** The objects that still name the blob written for them become CREATED, count into their series, and are audited. */
 const MARK_CREATED = `with marked as (
     update imaging_objects o set status = 'CREATED'
     from unnest(?::uuid[], ?::text[]) as written (id, blob_key)
@@ -339,8 +329,32 @@ const MARK_CREATED = `with marked as (
     update imaging_series se set number_of_instances = se.number_of_instances + added.count
     from (select series_id, count(*) as count from marked group by series_id) as added
     where se.tenant_id = ? and se.id = added.series_id
+  ), audited as (
+    ${insertEventsWhere("(event.metadata->>'objectId')::uuid in (select id from marked)")}
   )
   select id from marked`;
+
+/**
+ * `write` of the batch; should that fail, of each item alone, so that one item's unexpected
+ * failure fails that item only. A batch of one is tried again only when it lost a race for a row
+ * (another process stored or deleted the same instance at the same time): the other transaction
+ * has ended by then, and the second try sees what it left. The statements take the batch's UIDs
+ * as lists: generic plans (src/db/scoped-client.ts).
+ */
+async function inBatch<Item, Result>(items: Item[], write: (items: Item[]) => Promise<Result[]>): Promise<(Result | Promise<Result>)[]> {
+  try {
+    return await write(items);
+  } catch (error) {
+    if (items.length === 1 && !lostRaceForRow(error)) throw error;
+  }
+  const results: Promise<Result>[] = [];
+  for (const item of items) {
+    const alone = write([item]).then((written) => written[0]!);
+    await alone.catch(() => undefined);
+    results.push(alone);
+  }
+  return results;
+}
 
 /** unique_violation, foreign_key_violation: a row the transaction was to create or reference was created or removed meanwhile. */
 function lostRaceForRow(error: unknown): boolean {

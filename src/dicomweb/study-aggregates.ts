@@ -1,19 +1,23 @@
 // A study's instances change one transaction at a time (ingest, DELETE), under the study's lock;
 // what its row says about them — counts and ModalitiesInStudy — is derived from its series, whose
-// counts the caller has brought up to date in the same transaction.
-import type { Transaction } from '../db/index.ts';
-import { prepared } from '../db/prepared.ts';
+// counts the caller has brought up to date in the same transaction. Both are statements for the
+// caller's transaction (runIn) or pipeline (Database.tenantStatements).
+import type { ShapedStatement } from '../db/statements.ts';
 
-/** Until the transaction ends, no other store or deletion of study `studyUid` proceeds. */
-export async function lockStudy(trx: Transaction, tenantId: string, studyUid: string): Promise<void> {
-  await prepared(trx.raw(LOCK_STUDY, [`${tenantId}|study|${studyUid}`]), LOCK_STUDY);
+/**
+ * Until the transaction ends, no other store or deletion of these studies proceeds. Taken in UID
+ * order, so that two transactions locking some of the same studies never wait for each other.
+ */
+export function lockStudies(tenantId: string, studyUids: string[]): ShapedStatement {
+  const keys = [...new Set(studyUids)].sort().map((uid) => `${tenantId}|study|${uid}`);
+  return { query: (q) => q.raw(LOCK_STUDIES, [keys]), shape: LOCK_STUDIES };
 }
 
-const LOCK_STUDY = 'select pg_advisory_xact_lock(hashtextextended(?, 0))';
+const LOCK_STUDIES = `select pg_advisory_xact_lock(hashtextextended(lock.key, 0))
+  from unnest(?::text[]) with ordinality as lock (key, position) order by lock.position`;
 
-export async function refreshStudyAggregates(trx: Transaction, tenantId: string, studyIds: string[]): Promise<void> {
-  if (studyIds.length === 0) return;
-  await prepared(trx.raw(REFRESH_AGGREGATES, [tenantId, studyIds]), REFRESH_AGGREGATES);
+export function refreshStudyAggregates(tenantId: string, studyIds: string[]): ShapedStatement {
+  return { query: (q) => q.raw(REFRESH_AGGREGATES, [tenantId, studyIds]), shape: REFRESH_AGGREGATES };
 }
 
 const REFRESH_AGGREGATES = `update imaging_studies s set

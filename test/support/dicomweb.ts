@@ -32,7 +32,7 @@ export function spooledFile(file: string) {
 
 /** Stores `files` for the tenant straight through the ingest path (no HTTP), e.g. to set up QIDO or WADO tests. */
 export async function storeFiles(services: Services, tenantId: string, files: string[]): Promise<StoreResult[]> {
-  const ingest = new InstanceIngest(services.db, services.blobs, services.audit);
+  const ingest = new InstanceIngest(services.db, services.blobs);
   const results: StoreResult[] = [];
   for (const file of files) {
     results.push(await ingest.store({ tenantId, audit: { actorType: 'SYSTEM' } }, await parseInstanceFile(file), spooledFile(file)));
