@@ -13,6 +13,7 @@ import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   BlobNotFoundError,
   BlobRangeNotSatisfiableError,
+  CachedBlobStore,
   FsBlobStore,
   InvalidBlobKeyError,
   S3BlobStore,
@@ -260,12 +261,80 @@ describe('blob storage', () => {
       assert.deepEqual(await readAll(await store.get('t/removed/third')), Buffer.from('third again'));
     });
 
-    it('is what createBlobStore builds for BLOB_STORE=fs, under <dataDir>/blobs', async () => {
-      const config = loadConfig({ DATA_DIR: root });
+    it('is what createBlobStore builds for BLOB_STORE=fs, under <dataDir>/blobs (with BLOB_CACHE_MB=0; else behind a cache)', async () => {
+      assert.ok(createBlobStore(loadConfig({ DATA_DIR: root })) instanceof CachedBlobStore);
+      const config = loadConfig({ DATA_DIR: root, BLOB_CACHE_MB: '0' });
       const created = createBlobStore(config);
       assert.ok(created instanceof FsBlobStore);
       await created.put('t/factory/blob', Buffer.from('x'));
       assert.ok(fs.existsSync(path.join(root, 'blobs', 't', 'factory', 'blob')));
+    });
+  });
+
+  describe('cache of whole blobs', () => {
+    let root: string;
+    let files: FsBlobStore;
+    let cached: CachedBlobStore;
+    const fileOf = (key: string) => path.join(root, 'blobs', key);
+    const bytes = (length: number, fill: number) => Buffer.alloc(length, fill);
+
+    beforeEach(() => {
+      root = fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-blob-cache-'));
+      files = new FsBlobStore(path.join(root, 'blobs'));
+      cached = new CachedBlobStore(files, { maxBytes: 100, maxEntryBytes: 50 });
+    });
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    behavesLikeABlobStore(() => cached);
+
+    it('serves a blob read whole once from memory, whole or in ranges', async () => {
+      await cached.put('t/hit', bytes(40, 1));
+      assert.deepEqual(await readAll(await cached.get('t/hit')), bytes(40, 1));
+      fs.rmSync(fileOf('t/hit'));
+      assert.deepEqual(await readAll(await cached.get('t/hit')), bytes(40, 1), 'no longer in the store: from memory');
+      assert.deepEqual(await readAll(await cached.get('t/hit', { start: 10, end: 14 })), bytes(5, 1));
+      assert.deepEqual(await readAll(await cached.get('t/hit', { start: 30 })), bytes(10, 1));
+      await assert.rejects(cached.get('t/hit', { start: 40 }), BlobRangeNotSatisfiableError);
+      assert.equal(cached.size, 40);
+    });
+
+    it('hands out bytes the reader may change: neither the read that fills it nor one it serves changes what it keeps', async () => {
+      await cached.put('t/owned', bytes(40, 5));
+      for (let read = 0; read < 3; read++) {
+        for await (const chunk of await cached.get('t/owned', read === 2 ? { start: 0, end: 9 } : undefined)) {
+          assert.equal((chunk as Buffer)[0], 5, `read ${read}`);
+          (chunk as Buffer).fill(0);
+        }
+      }
+    });
+
+    it('keeps neither a range read nor a blob larger than its entry limit', async () => {
+      await cached.put('t/range', bytes(40, 2));
+      await cached.put('t/large', bytes(60, 3));
+      assert.deepEqual(await readAll(await cached.get('t/range', { start: 0, end: 9 })), bytes(10, 2));
+      assert.deepEqual(await readAll(await cached.get('t/large')), bytes(60, 3));
+      assert.equal(cached.size, 0);
+      fs.rmSync(fileOf('t/large'));
+      await assert.rejects(cached.get('t/large'), BlobNotFoundError);
+    });
+
+    it('drops the least recently read blob first, and a blob written or deleted through it', async () => {
+      for (const [key, fill] of [['t/a', 1], ['t/b', 2], ['t/c', 3]] as const) await cached.put(key, bytes(40, fill));
+      await readAll(await cached.get('t/a'));
+      await readAll(await cached.get('t/b'));
+      await readAll(await cached.get('t/a'));
+      await readAll(await cached.get('t/c'));
+      assert.equal(cached.size, 80, 'b went to make room for c');
+      for (const key of ['t/a', 't/b', 't/c']) fs.rmSync(fileOf(key));
+      assert.deepEqual(await readAll(await cached.get('t/a')), bytes(40, 1));
+      assert.deepEqual(await readAll(await cached.get('t/c')), bytes(40, 3));
+      await assert.rejects(cached.get('t/b'), BlobNotFoundError);
+
+      await cached.put('t/a', bytes(30, 4));
+      assert.deepEqual(await readAll(await cached.get('t/a')), bytes(30, 4), 'written again: the new bytes');
+      await cached.delete('t/c');
+      await assert.rejects(cached.get('t/c'), BlobNotFoundError);
+      assert.equal(cached.size, 30);
     });
   });
 

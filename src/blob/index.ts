@@ -2,11 +2,13 @@
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config/index.ts';
+import { CachedBlobStore } from './cache.ts';
 import { FsBlobStore } from './fs-store.ts';
 import { createS3Client } from './s3-client.ts';
 import { S3BlobStore } from './s3-store.ts';
 
 export { BlobNotFoundError, BlobRangeNotSatisfiableError, InvalidBlobKeyError } from './errors.ts';
+export { CachedBlobStore, type BlobCacheOptions } from './cache.ts';
 export { FsBlobStore } from './fs-store.ts';
 export { S3BlobStore, type S3BlobStoreOptions } from './s3-store.ts';
 export { createS3Client } from './s3-client.ts';
@@ -62,6 +64,11 @@ export interface BlobStore {
 }
 
 export function createBlobStore(config: Config): BlobStore {
+  const store = backendOf(config);
+  return config.blobCacheBytes > 0 ? new CachedBlobStore(store, { maxBytes: config.blobCacheBytes }) : store;
+}
+
+function backendOf(config: Config): BlobStore {
   if (config.blobStore === 'fs') return new FsBlobStore(path.join(config.dataDir, 'blobs'));
   if (!config.s3) throw new Error('BLOB_STORE=s3 needs the S3 settings (S3_BUCKET, ...)');
   return new S3BlobStore({ client: createS3Client(config.s3), bucket: config.s3.bucket });

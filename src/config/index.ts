@@ -19,6 +19,8 @@ export interface Config {
   databasePoolSize: number;
   blobStore: 'fs' | 's3';
   s3?: S3Config;
+  /** Bytes of recently read blobs kept in memory (0: none). */
+  blobCacheBytes: number;
   accessTokenTtlSeconds: number;
   /** How often each process merges its rate-limit counts with the shared ones in PostgreSQL. */
   rateLimitSyncMs: number;
@@ -77,6 +79,7 @@ export function loadConfig(env: Env = process.env): Config {
       region: env.S3_REGION || env.AWS_REGION || 'us-east-1',
       forcePathStyle: flag(env, 'S3_FORCE_PATH_STYLE', false),
     } : undefined,
+    blobCacheBytes: integer(env, 'BLOB_CACHE_MB', 128) * 1024 * 1024,
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 300),
     rateLimitSyncMs: integer(env, 'RATE_LIMIT_SYNC_MS', 1000),
     defaultRateLimitPerMinute: integer(env, 'DEFAULT_RATE_LIMIT_PER_MINUTE', 6000),
