@@ -24,14 +24,14 @@ export function readerIn(trx: Knex.Transaction): StatementRunner {
 }
 
 /** Runs `statement` in the transaction `trx`. */
-export function runIn<Row>(trx: Knex.Transaction, { query, shape }: ShapedStatement): Promise<Row[]> {
-  return readerIn(trx)<Row>(query, shape);
+export async function runIn<Row>(trx: Knex.Transaction, { query, shape }: ShapedStatement): Promise<Row[]> {
+  return shape ? readerIn(trx)<Row>(query, shape) : rowsOf<Row>(await query(trx));
 }
 
-/** A statement built with knex, and its shape (src/db/prepared.ts). */
+/** A statement built with knex, and its shape (src/db/prepared.ts); without one it is not prepared. */
 export interface ShapedStatement {
   query: StatementQuery;
-  shape: string;
+  shape?: string;
 }
 
 /** Runs statements in one transaction scoped as `scope`, sent together; answers each one's rows. */
@@ -47,7 +47,7 @@ export function scopedPipeline(knex: Knex, scope: TransactionScope): PipelineRun
       const compiled = query(sqlOnly).toSQL();
       const { sql, bindings } = compiled.toNative();
       // The shape check compares knex's text, as prepared() does for statements run in a transaction.
-      return { text: sql, values: bindings as unknown[], name: namedStatements ? statementName(shape, () => compiled.sql) : undefined };
+      return { text: sql, values: bindings as unknown[], name: namedStatements && shape ? statementName(shape, () => compiled.sql) : undefined };
     });
     const connection = await knex.client.acquireConnection() as pg.Client;
     try {

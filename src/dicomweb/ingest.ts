@@ -29,7 +29,6 @@ import { eventsParameter, insertEventsWhere, type AuditEvent } from '../audit/in
 import type { BlobStore } from '../blob/index.ts';
 import { GroupCommit } from '../db/group-commit.ts';
 import type { Database, Transaction } from '../db/index.ts';
-import { prepared } from '../db/prepared.ts';
 import { runIn, type ShapedStatement } from '../db/statements.ts';
 import { FailureReason, type CodedConcept, type ParsedInstance } from '../dicom/index.ts';
 import type { MultipartPart } from './multipart.ts';
@@ -95,12 +94,19 @@ const STORED_ROWS = `select
 
 interface StoredRows { studies: StudyRow[]; series: SeriesRow[]; objects: ObjectRow[] }
 
-async function storedRowsOf(trx: Transaction, tenantId: string, records: ParsedInstance['attributes'][], { objects = true } = {}): Promise<StoredRows> {
+function storedRows(tenantId: string, records: ParsedInstance['attributes'][], { objects = true } = {}): ShapedStatement {
   const uids = (key: 'StudyInstanceUID' | 'SeriesInstanceUID' | 'SOPInstanceUID') => [...new Set(records.map((record) => record[key]))];
-  const { rows } = await prepared(trx.raw(STORED_ROWS, [
-    tenantId, uids('StudyInstanceUID'), tenantId, uids('SeriesInstanceUID'), tenantId, objects ? uids('SOPInstanceUID') : [],
-  ]), STORED_ROWS) as { rows: StoredRows[] };
-  return rows[0]!;
+  const values = [tenantId, uids('StudyInstanceUID'), tenantId, uids('SeriesInstanceUID'), tenantId, objects ? uids('SOPInstanceUID') : []];
+  return { query: (q) => q.raw(STORED_ROWS, values), shape: STORED_ROWS };
+}
+
+/** How the ingest's statements run: a crash may undo a registration (step 3 flushes it), and their parameters are lists. */
+const REGISTRATION_SCOPE = { durable: false, genericPlans: true };
+
+/** Finds the stored study and series of an instance being registered, creating them if need be. */
+interface StudyAndSeries {
+  study(instance: ParsedInstance): Promise<StudyRow>;
+  series(studyId: string, instance: ParsedInstance): Promise<string>;
 }
 
 export class InstanceIngest {
@@ -110,7 +116,7 @@ export class InstanceIngest {
   private readonly storing = new Map<string, Promise<StoreResult>>();
 
   constructor(private readonly db: Database, private readonly blobs: BlobStore) {
-    this.registrations = new GroupCommit((tenantId, items) => inBatch(items, (batch) => this.db.tenant(tenantId, (trx) => this.register(trx, tenantId, batch), { durable: false, genericPlans: true })), MAX_BATCH);
+    this.registrations = new GroupCommit((tenantId, items) => inBatch(items, (batch) => this.register(tenantId, batch)), MAX_BATCH);
     this.completions = new GroupCommit((tenantId, items) => inBatch(items, (batch) => this.complete(tenantId, batch)), MAX_BATCH);
   }
 
@@ -164,22 +170,49 @@ export class InstanceIngest {
     await this.blobs.delete(key).catch(() => undefined);
   }
 
-  private async register(trx: Transaction, tenantId: string, items: Registration[]): Promise<Registered[]> {
+  /**
+   * Registers the batch. Where every study and series is stored and linked to the instances'
+   * patient (as after a study's first instance), the batch's statements go to PostgreSQL together,
+   * in one round trip; else they run in a transaction that first creates what is missing.
+   */
+  private async register(tenantId: string, items: Registration[]): Promise<Registered[]> {
     const records = items.map(({ instance }) => instance.attributes);
-    const stored = await storedRowsOf(trx, tenantId, records);
-    const { studies, series } = await this.studiesAndSeriesOf(trx, tenantId, records, stored);
-    const objects = byKey(stored.objects, 'sop_instance_uid');
+    const [[found]] = await this.db.tenantStatements(tenantId, [storedRows(tenantId, records)], REGISTRATION_SCOPE) as unknown as [[StoredRows]];
+    const studies = byKey(found!.studies, 'study_uid');
+    const series = byKey(found!.series, 'series_uid');
+    if (records.every((record) => isStoredAndLinked(record, studies, series))) {
+      const { results, statements } = await this.registrationsOf(tenantId, items, found!.objects, {
+        study: async (instance) => studies.get(instance.attributes.StudyInstanceUID)!,
+        series: async (studyId, instance) => storedSeriesOf(series.get(instance.attributes.SeriesInstanceUID)!, studyId, instance),
+      });
+      if (statements.length > 0) await this.db.tenantStatements(tenantId, statements, REGISTRATION_SCOPE);
+      return results;
+    }
+    return this.db.tenant(tenantId, async (trx) => {
+      await this.lookAgainUnderLock(trx, tenantId, records, studies, series);
+      const { results, statements } = await this.registrationsOf(tenantId, items, found!.objects, {
+        study: (instance) => this.study(trx, tenantId, instance, studies),
+        series: (studyId, instance) => this.series(trx, tenantId, studyId, instance, series),
+      });
+      for (const statement of statements) await runIn(trx, statement);
+      return results;
+    }, REGISTRATION_SCOPE);
+  }
 
+  /** The outcome of each item, and the statements that record the registered ones (object ids are chosen here). */
+  private async registrationsOf(tenantId: string, items: Registration[], storedObjects: ObjectRow[], stored: StudyAndSeries): Promise<{ results: Registered[]; statements: ShapedStatement[] }> {
+    const objects = byKey(storedObjects, 'sop_instance_uid');
     const results: Registered[] = [];
-    const inserts: { index: number; columns: Record<string, unknown> }[] = [];
-    const teeth: { index: number; teeth: CodedConcept[] }[] = [];
-    for (const [index, { instance, file, blobKey }] of items.entries()) {
+    const statements: ShapedStatement[] = [];
+    const inserts: Record<string, unknown>[] = [];
+    const toothRows: Record<string, unknown>[] = [];
+    for (const { instance, file, blobKey } of items) {
       const record = instance.attributes;
       let study: StudyRow;
       let seriesId: string;
       try {
-        study = await this.study(trx, tenantId, instance, studies);
-        seriesId = await this.series(trx, tenantId, study.id, instance, series);
+        study = await stored.study(instance);
+        seriesId = await stored.series(study.id, instance);
       } catch (error) {
         if (error instanceof Refusal) results.push({ outcome: 'refused', reason: error.reason, message: error.message });
         else if (error instanceof PatientLinkError) results.push({ outcome: 'refused', reason: FailureReason.ProcessingFailure, message: error.message });
@@ -200,48 +233,39 @@ export class InstanceIngest {
         dicom_json: instance.dicomJson, frame_offsets: instance.pixelData?.frames ? JSON.stringify(instance.pixelData.frames) : null,
         bulk_data: JSON.stringify(instance.bulkData), ...objectQueryColumns(instance),
       };
-      const registered = { outcome: 'registered' as const, objectId: '', studyId: study.id, studyUid: study.study_uid, replacedBlobKey: null as string | null };
+      const objectId = existing?.id ?? randomUUID();
       if (existing) {
         // Left CREATING by a store that did not finish (or is still under way in another process): this one takes it over.
-        await trx('imaging_objects').where({ tenant_id: tenantId, id: existing.id }).update(columns);
-        await trx('imaging_object_teeth').where({ tenant_id: tenantId, object_id: existing.id }).delete();
-        Object.assign(registered, { objectId: existing.id, replacedBlobKey: existing.storage_uri });
+        statements.push(
+          { query: (q) => q('imaging_objects').where({ tenant_id: tenantId, id: objectId }).update(columns) },
+          { query: (q) => q('imaging_object_teeth').where({ tenant_id: tenantId, object_id: objectId }).delete() },
+        );
       } else {
-        inserts.push({ index, columns: { tenant_id: tenantId, ...columns } });
+        inserts.push({ tenant_id: tenantId, id: objectId, ...columns });
       }
-      results.push(registered);
-      teeth.push({ index, teeth: uniqueTeeth(instance.teeth) });
+      results.push({ outcome: 'registered', objectId, studyId: study.id, studyUid: study.study_uid, replacedBlobKey: existing?.storage_uri ?? null });
+      toothRows.push(...uniqueTeeth(instance.teeth).map((tooth) => ({
+        tenant_id: tenantId, object_id: objectId, tooth_code: tooth.CodeValue, code_system: tooth.CodingSchemeDesignator, code_meaning: tooth.CodeMeaning ?? null,
+      })));
     }
-
-    if (inserts.length > 0) {
-      const inserted = await trx('imaging_objects').insert(inserts.map(({ columns }) => columns)).returning('id');
-      inserts.forEach(({ index }, position) => Object.assign(results[index]!, { objectId: inserted[position].id }));
-    }
-    const toothRows = teeth.flatMap(({ index, teeth: coded }) => coded.map((tooth) => ({
-      tenant_id: tenantId, object_id: (results[index] as NewlyRegistered).objectId,
-      tooth_code: tooth.CodeValue, code_system: tooth.CodingSchemeDesignator, code_meaning: tooth.CodeMeaning ?? null,
-    })));
-    if (toothRows.length > 0) await trx('imaging_object_teeth').insert(toothRows);
-    return results;
+    if (inserts.length > 0) statements.push({ query: (q) => q('imaging_objects').insert(inserts) });
+    if (toothRows.length > 0) statements.push({ query: (q) => q('imaging_object_teeth').insert(toothRows) });
+    return { results, statements };
   }
 
   /**
-   * The stored studies and series of `records`, given those `found` unlocked. Where a study or a
-   * series is missing, the study's lock is taken (in UID order) and both are looked for again, so
-   * that concurrent stores, in this process or another, create each once. A stored study is not
-   * locked otherwise: should a DELETE remove it meanwhile, the batch's references to it fail and
-   * its items are registered again one by one.
+   * Where a study or a series of `records` was not found (unlocked), the study's lock is taken (in
+   * UID order) and both are looked for again, so that concurrent stores, in this process or
+   * another, create each once. A stored study is not locked otherwise: should a DELETE remove it
+   * meanwhile, the batch's references to it fail and its items are registered again one by one.
    */
-  private async studiesAndSeriesOf(trx: Transaction, tenantId: string, records: ParsedInstance['attributes'][], found: StoredRows): Promise<{ studies: Map<string, StudyRow>; series: Map<string, SeriesRow> }> {
-    const studies = byKey(found.studies, 'study_uid');
-    const series = byKey(found.series, 'series_uid');
+  private async lookAgainUnderLock(trx: Transaction, tenantId: string, records: ParsedInstance['attributes'][], studies: Map<string, StudyRow>, series: Map<string, SeriesRow>): Promise<void> {
     const incomplete = records.filter((record) => !studies.has(record.StudyInstanceUID) || !series.has(record.SeriesInstanceUID));
-    if (incomplete.length === 0) return { studies, series };
+    if (incomplete.length === 0) return;
     await runIn(trx, lockStudies(tenantId, incomplete.map((record) => record.StudyInstanceUID)));
-    const foundNow = await storedRowsOf(trx, tenantId, incomplete, { objects: false });
-    for (const study of foundNow.studies) studies.set(study.study_uid, study);
-    for (const one of foundNow.series) series.set(one.series_uid, one);
-    return { studies, series };
+    const [foundNow] = await runIn<StoredRows>(trx, storedRows(tenantId, incomplete, { objects: false }));
+    for (const study of foundNow!.studies) studies.set(study.study_uid, study);
+    for (const one of foundNow!.series) series.set(one.series_uid, one);
   }
 
   /** The instance's study: created for the linked patient, or checked to be that patient's. */
@@ -250,10 +274,7 @@ export class InstanceIngest {
     const demographics = demographicsOf(record);
     const existing = studies.get(record.StudyInstanceUID);
     if (existing) {
-      // The PatientID the study was linked by names its patient: only another one needs looking up.
-      const samePatientId = demographics.patientId === (existing.patient_dicom_id ?? undefined)
-        && demographics.issuerOfPatientId === (existing.issuer_of_patient_id ?? undefined);
-      if (demographics.patientId && !samePatientId) {
+      if (!isLinkedBy(demographics, existing)) {
         // In a savepoint: a patient the lookup creates goes again with the refusal.
         await trx.transaction(async (savepoint) => {
           if (await linkPatient(savepoint, tenantId, demographics) !== existing.patient_id) {
@@ -281,10 +302,7 @@ export class InstanceIngest {
   private async series(trx: Transaction, tenantId: string, studyId: string, instance: ParsedInstance, series: Map<string, SeriesRow>): Promise<string> {
     const record = instance.attributes;
     const existing = series.get(record.SeriesInstanceUID);
-    if (existing) {
-      if (existing.study_id !== studyId) throw new Refusal(FailureReason.ProcessingFailure, `series ${record.SeriesInstanceUID} belongs to another study`);
-      return existing.id;
-    }
+    if (existing) return storedSeriesOf(existing, studyId, instance);
     const [created] = await trx('imaging_series').insert({
       tenant_id: tenantId, study_id: studyId, series_uid: record.SeriesInstanceUID, modality: record.Modality ?? null,
       series_number: record.SeriesNumber ?? null, series_description: record.SeriesDescription ?? null,
@@ -360,6 +378,23 @@ async function inBatch<Item, Result>(items: Item[], write: (items: Item[]) => Pr
 function lostRaceForRow(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return code === '23505' || code === '23503';
+}
+
+/** The PatientID the study was linked by names its patient: only another one needs looking up. */
+function isLinkedBy(demographics: DicomDemographics, study: StudyRow): boolean {
+  return !demographics.patientId || (demographics.patientId === (study.patient_dicom_id ?? undefined)
+    && demographics.issuerOfPatientId === (study.issuer_of_patient_id ?? undefined));
+}
+
+/** Nothing to create or look up: the study and series are stored, the study linked by the instance's PatientID. */
+function isStoredAndLinked(record: ParsedInstance['attributes'], studies: Map<string, StudyRow>, series: Map<string, SeriesRow>): boolean {
+  const study = studies.get(record.StudyInstanceUID);
+  return study !== undefined && series.has(record.SeriesInstanceUID) && isLinkedBy(demographicsOf(record), study);
+}
+
+function storedSeriesOf(series: SeriesRow, studyId: string, instance: ParsedInstance): string {
+  if (series.study_id !== studyId) throw new Refusal(FailureReason.ProcessingFailure, `series ${instance.attributes.SeriesInstanceUID} belongs to another study`);
+  return series.id;
 }
 
 function byKey<Row, K extends keyof Row>(rows: Row[], key: K): Map<Row[K], Row> {
