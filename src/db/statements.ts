@@ -1,8 +1,9 @@
-// Single statements that need no transaction of the caller's: each runs in a scoped transaction
-// of its own, without a knex transaction — whose transactor object costs more CPU than the hot
-// statements themselves (DICOMweb reads, audit batches). The statement is built with knex (on an
-// instance that cannot run it) and sent on a pooled connection after the statement that sets
-// its scope, both in one pipeline (src/db/pipeline.ts): one round trip, one transaction.
+// Statements that need no transaction of the caller's: a single one, or several that need not
+// see each other's results, run in a scoped transaction of their own without a knex transaction,
+// whose transactor object costs more CPU than the hot statements themselves (DICOMweb reads, audit
+// batches, an ingest's writes). They are built with knex (on an instance that cannot run them) and
+// sent on a pooled connection after the statement that sets their scope, all in one pipeline
+// (src/db/pipeline.ts): one round trip, one transaction.
 import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import { prepared, statementName } from './prepared.ts';

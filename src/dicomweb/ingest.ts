@@ -178,10 +178,10 @@ export class InstanceIngest {
   private async register(tenantId: string, items: Registration[]): Promise<Registered[]> {
     const records = items.map(({ instance }) => instance.attributes);
     const [[found]] = await this.db.tenantStatements(tenantId, [storedRows(tenantId, records)], REGISTRATION_SCOPE) as unknown as [[StoredRows]];
-    const studies = byKey(found!.studies, 'study_uid');
-    const series = byKey(found!.series, 'series_uid');
+    const studies = byKey(found.studies, 'study_uid');
+    const series = byKey(found.series, 'series_uid');
     if (records.every((record) => isStoredAndLinked(record, studies, series))) {
-      const { results, statements } = await this.registrationsOf(tenantId, items, found!.objects, {
+      const { results, statements } = await this.registrationsOf(tenantId, items, found.objects, {
         study: async (instance) => studies.get(instance.attributes.StudyInstanceUID)!,
         series: async (studyId, instance) => storedSeriesOf(series.get(instance.attributes.SeriesInstanceUID)!, studyId, instance),
       });
@@ -190,7 +190,7 @@ export class InstanceIngest {
     }
     return this.db.tenant(tenantId, async (trx) => {
       await this.lookAgainUnderLock(trx, tenantId, records, studies, series);
-      const { results, statements } = await this.registrationsOf(tenantId, items, found!.objects, {
+      const { results, statements } = await this.registrationsOf(tenantId, items, found.objects, {
         study: (instance) => this.study(trx, tenantId, instance, studies),
         series: (studyId, instance) => this.series(trx, tenantId, studyId, instance, series),
       });
