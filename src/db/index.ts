@@ -1,14 +1,15 @@
 // Database access. Application code never gets a bare connection: every query runs inside
-// `tenant(...)` (role cusp_app, RLS keyed on cusp.tenant_id), a `reader(...)` of one tenant (the
-// same scope, one read per transaction, for hot paths) or `platform(...)` and `platformStatements`
-// (role cusp_platform, for work that is not one tenant's: token grants, administration, audit
-// batches). Both roles are non-owner, non-superuser roles, so row-level security applies.
+// `tenant(...)` (role cusp_app, RLS keyed on cusp.tenant_id), `tenantStatements(...)` and a
+// `reader(...)` of one tenant (the same scope; statements sent together with their scope, in one
+// round trip, for hot paths) or `platform(...)` and `platformStatements` (role cusp_platform, for
+// work that is not one tenant's: token grants, administration, audit batches). Both roles are
+// non-owner, non-superuser roles, so row-level security applies.
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../config/index.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 import { migrationSource } from './migrations.ts';
-import { scopedPipeline, scopedStatements, type PipelineRunner, type Reader, type StatementRunner } from './statements.ts';
+import { scopedPipeline, scopedStatements, type Reader, type ShapedStatement, type StatementRunner } from './statements.ts';
 import { NAMED_STATEMENTS_KEY, SCOPE_KEY, ScopedClientPG, type TransactionScope } from './scoped-client.ts';
 
 export type Transaction = Knex.Transaction;
@@ -38,7 +39,7 @@ export interface Database {
    * Runs `statements` for `tenantId` in one transaction, sent together in one round trip (lighter
    * than tenant(), for statements that need not see each other's results in JavaScript).
    */
-  tenantStatements(tenantId: string, statements: Parameters<PipelineRunner>[0], options?: Pick<TransactionScope, 'durable' | 'genericPlans'>): ReturnType<PipelineRunner>;
+  tenantStatements(tenantId: string, statements: ShapedStatement[], options?: Pick<TransactionScope, 'durable' | 'genericPlans'>): Promise<Record<string, unknown>[][]>;
   /** Runs read queries for `tenantId`, each in a transaction of its own (lighter than tenant()). */
   reader(tenantId: string): Reader;
   /** Runs `work` in one transaction across tenants, for platform operations only. */

@@ -100,7 +100,7 @@ function storedRows(tenantId: string, records: ParsedInstance['attributes'][], {
   return { query: (q) => q.raw(STORED_ROWS, values), shape: STORED_ROWS };
 }
 
-/** How the ingest's statements run: a crash may undo a registration (step 3 flushes it), and their parameters are lists. */
+/** How registrations run: a crash may undo one (step 3's commit flushes it), and their parameters are lists. */
 const REGISTRATION_SCOPE = { durable: false, genericPlans: true };
 
 /** Finds the stored study and series of an instance being registered, creating them if need be. */
