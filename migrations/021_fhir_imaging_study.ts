@@ -209,12 +209,8 @@ async function imagingStudyViews(knex: Knex): Promise<void> {
   await knex.raw('create index imaging_series_body_part_idx on imaging_series (tenant_id, body_part_examined)');
 }
 
-async function imagingStudyHistory(knex: Knex): Promise<void> {
-  // The rows of one version: the study, and under "_children" its shown series, each with its
-  // instances, each with its teeth. PL/pgSQL rather than SQL, so that the plan is kept between
-  // calls: it runs at the commit of every stored instance. Teeth and instances are grouped once
-  // for the whole study rather than looked up per instance.
-  await knex.raw(`create function cusp_imaging_study_snapshot(tenant uuid, study uuid) returns jsonb language plpgsql stable as $$
+/** The snapshot function as this migration creates it (migrations/024 replaces it, and restores it on the way down). */
+export const IMAGING_STUDY_SNAPSHOT_021 = `create function cusp_imaging_study_snapshot(tenant uuid, study uuid) returns jsonb language plpgsql stable as $$
     begin
       return (
         with teeth as (
@@ -239,7 +235,14 @@ async function imagingStudyHistory(knex: Knex): Promise<void> {
           where se.tenant_id = s.tenant_id and se.study_id = s.id), '[]'::jsonb)))
         from fhir_imaging_study_rows s where s.tenant_id = tenant and s.id = study);
     end
-  $$`);
+  $$`;
+
+async function imagingStudyHistory(knex: Knex): Promise<void> {
+  // The rows of one version: the study, and under "_children" its shown series, each with its
+  // instances, each with its teeth. PL/pgSQL rather than SQL, so that the plan is kept between
+  // calls: it runs at the commit of every stored instance. Teeth and instances are grouped once
+  // for the whole study rather than looked up per instance.
+  await knex.raw(IMAGING_STUDY_SNAPSHOT_021);
 
   // As cusp_record_version (migrations/009), with the snapshot above; run as cusp_platform, so a
   // writer with no tenant set (plain SQL) records versions too.

@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { Client } from 'fhir-kit-client';
 import { validateResource } from '../src/fhir/validation.ts';
 import { PUBLIC_BASE_URL, createClient, memberUser, startTestApp, tenantWithToken, tokenFor, type TestApp } from './support/app.ts';
-import { ownerQuery } from './support/database.ts';
+import { IMAGING_STUDY_SNAPSHOT_021 } from '../migrations/021_fhir_imaging_study.ts';
+import { ownerClient, ownerQuery } from './support/database.ts';
 import { pydicomFile, storeFiles, syntheticStudy } from './support/dicomweb.ts';
 import { content, fhirApi, refusalAssertion, type Json } from './support/fhir.ts';
 import { listeningTenantWithToken, startListeningApp, type ListeningApp } from './support/listening.ts';
@@ -193,6 +194,30 @@ describe('FHIR ImagingStudy and Endpoint', function () {
         validateResource(read);
         const expected = expectedImagingStudy(await Promise.all(files.map(dcm2json)), { patient, endpoint: endpointA, offset: ZONE_OFFSET });
         assert.deepEqual(content(read), expected, name);
+      }
+    });
+
+    it('a version\'s snapshot is the document migration 021 made, and reads only its own study\'s rows even on a generic plan', async () => {
+      const client = await ownerClient();
+      try {
+        await client.query('begin');
+        await client.query(IMAGING_STUDY_SNAPSHOT_021.replace('create function cusp_imaging_study_snapshot', 'create function pg_temp.snapshot_021'));
+        for (const [name, id] of Object.entries(ids)) {
+          const { rows: [compared] } = await client.query(
+            'select cusp_imaging_study_snapshot($1, $2) as now, pg_temp.snapshot_021($1, $2) as then', [tenantA, id]);
+          assert.deepEqual(compared.now, compared.then, name);
+        }
+        // The plan cached for every later call, made without the values: what the statistics say of
+        // other tenants' and studies' rows must not matter. CT_small's study has one instance.
+        await client.query('set local plan_cache_mode = force_generic_plan');
+        const objectsRead = async () => (await client.query(`select coalesce(idx_tup_fetch, 0) + seq_tup_read as read
+          from pg_stat_xact_user_tables where relname = 'imaging_objects'`)).rows[0]!.read as string;
+        const before = Number(await objectsRead());
+        await client.query('select cusp_imaging_study_snapshot($1, $2)', [tenantA, ids.ct]);
+        assert.equal(Number(await objectsRead()) - before, 1, 'the snapshot of a one-instance study reads its one object');
+      } finally {
+        await client.query('rollback');
+        await client.end();
       }
     });
 
