@@ -17,6 +17,10 @@ export interface CorpusOptions {
   /** Matrix scale of the generator (1 = real dental sizes: 2.6 MB bitewings, 8 MB panoramics). */
   scale: number;
   seed: number;
+  /** Relative weights of the study types (the generator's --mix); io=2,px=1,ct=1,xc=1 when not given. */
+  mix?: string;
+  /** Slices of each CBCT series (the generator's default, 32, when not given). */
+  ctSlices?: number;
 }
 
 export interface CorpusInstance {
@@ -52,7 +56,8 @@ interface Manifest {
 
 /** The folder of the corpus these options make: the generator's output depends on them only. */
 export function corpusDirectory(parent: string, options: Omit<CorpusOptions, 'directory'>): string {
-  return path.join(parent, `cusp-bench-corpus-seed${options.seed}-${options.patients}x${options.studiesPerPatient}-scale${options.scale}`);
+  const variant = `${options.mix ? `-mix${options.mix.replace(/[=,]/g, '')}` : ''}${options.ctSlices ? `-ct${options.ctSlices}` : ''}`;
+  return path.join(parent, `cusp-bench-corpus-seed${options.seed}-${options.patients}x${options.studiesPerPatient}-scale${options.scale}${variant}`);
 }
 
 /** Generates the corpus unless an earlier run left it complete in `options.directory`. */
@@ -62,7 +67,8 @@ export async function generateCorpus(options: CorpusOptions): Promise<Corpus> {
     fs.rmSync(partial, { recursive: true, force: true });
     await promisify(execFile)(process.execPath, [
       GENERATOR, '--out', partial, '--seed', String(options.seed), '--patients', String(options.patients),
-      '--studies-per-patient', String(options.studiesPerPatient), '--mix', 'io=2,px=1,ct=1,xc=1', '--scale', String(options.scale), '--quiet',
+      '--studies-per-patient', String(options.studiesPerPatient), '--mix', options.mix ?? 'io=2,px=1,ct=1,xc=1', '--scale', String(options.scale),
+      ...(options.ctSlices ? ['--ct-slices', String(options.ctSlices)] : []), '--quiet',
     ], { cwd: REPOSITORY, env: { ...process.env, DCMJS_DIR: REPOSITORY } });
     fs.rmSync(options.directory, { recursive: true, force: true });
     fs.renameSync(partial, options.directory);

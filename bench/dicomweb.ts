@@ -5,6 +5,8 @@
 // Environment: BENCH_DICOM_PATIENTS (20; two studies each), BENCH_DICOM_SCALE (0.5 of real dental
 // matrix sizes), BENCH_DICOM_SEED, BENCH_DICOM_STOW_CLIENTS (4), BENCH_DICOM_CONCURRENCY (8),
 // BENCH_DICOM_SECONDS (3 per read measurement, after BENCH_DICOM_WARMUP_SECONDS 0.5),
+// BENCH_DICOM_CBCT_SLICES (400: a CBCT series of that many slices stored one instance per request
+// after the corpus, as a modality sends one; 0 leaves it out),
 // BENCH_ORTHANC=1, BENCH_CUSP_CPU_PROFILE=<dir> (a V8 CPU profile of the Cusp process).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +26,8 @@ export interface DicomwebBenchOptions {
   seed: number;
   /** Concurrent STOW-RS clients. */
   stowClients: number;
+  /** Slices of the large CBCT series stored one instance per request (0: none). */
+  cbctSlices: number;
   /** Concurrent clients of every read measurement. */
   concurrency: number;
   durationMs: number;
@@ -42,6 +46,7 @@ export function dicomwebBenchOptions(databaseUrl: string): DicomwebBenchOptions 
     scale: number('BENCH_DICOM_SCALE', 0.5),
     seed: number('BENCH_DICOM_SEED', 11),
     stowClients: number('BENCH_DICOM_STOW_CLIENTS', 4),
+    cbctSlices: number('BENCH_DICOM_CBCT_SLICES', 400),
     concurrency: number('BENCH_DICOM_CONCURRENCY', 8),
     durationMs: number('BENCH_DICOM_SECONDS', 3) * 1000,
     warmupMs: number('BENCH_DICOM_WARMUP_SECONDS', 0.5) * 1000,
@@ -56,6 +61,8 @@ export async function runDicomwebBench(options: DicomwebBenchOptions): Promise<v
   try {
     const corpusOptions = { patients: options.patients, studiesPerPatient: options.studiesPerPatient, scale: options.scale, seed: options.seed };
     const corpus = await generateCorpus({ ...corpusOptions, directory: corpusDirectory(os.tmpdir(), corpusOptions) });
+    const cbctOptions = { patients: 1, studiesPerPatient: 1, scale: options.scale, seed: options.seed + 1, mix: 'ct=1', ctSlices: options.cbctSlices };
+    const cbct = options.cbctSlices > 0 ? await generateCorpus({ ...cbctOptions, directory: corpusDirectory(os.tmpdir(), cbctOptions) }) : undefined;
     console.log(JSON.stringify({
       dicomwebCorpus: { studies: corpus.studies.length, series: corpus.series.length, instances: corpus.instances.length, MB: Number((corpus.bytes / 1e6).toFixed(1)), scale: options.scale },
       stowClients: options.stowClients, concurrency: options.concurrency, cpus: os.cpus().length,
@@ -70,7 +77,7 @@ export async function runDicomwebBench(options: DicomwebBenchOptions): Promise<v
           console.log(JSON.stringify({ server: 'orthanc', version: await orthancVersions(targets[1]!) }));
         }
       }
-      const servers = await benchServers(targets, corpus, options);
+      const servers = await benchServers(targets, corpus, cbct, options);
       if (servers.length > 1) printComparison(servers);
     } finally {
       for (const target of targets) await target.stop();
@@ -85,13 +92,13 @@ export async function runDicomwebBench(options: DicomwebBenchOptions): Promise<v
  * turn (the others idle meanwhile), so that they see the same moments of a machine that other work
  * may share.
  */
-async function benchServers(targets: DicomwebTarget[], corpus: Corpus, options: DicomwebBenchOptions): Promise<ServerResults[]> {
+async function benchServers(targets: DicomwebTarget[], corpus: Corpus, cbct: Corpus | undefined, options: DicomwebBenchOptions): Promise<ServerResults[]> {
   const servers = targets.map((target) => ({
     target, client: new DicomwebHttp(target, Math.max(options.concurrency, options.stowClients)), results: new Map<string, Measurement | Skipped>(),
   }));
   try {
     for (const { target, client, results } of servers) {
-      for (const [name, result] of await storeCorpus(client, target, corpus, options)) results.set(name, result);
+      for (const [name, result] of await storeCorpus(client, target, corpus, cbct, options)) results.set(name, result);
       await target.afterStore?.();
     }
     for (const read of readMeasurements(corpus)) {
@@ -128,9 +135,10 @@ async function stow(client: DicomwebHttp, instances: CorpusInstance[]) {
  * server's database keeps current by itself), then every other study one instance per request and
  * the rest one study per request, from several clients at once. Instances go in study order, so
  * concurrent single-instance requests mostly belong to one study, as when a modality sends a
- * series over several connections.
+ * series over several connections. Then the large CBCT series, one slice per request: each
+ * request adds to a study that grows to hundreds of instances.
  */
-async function storeCorpus(client: DicomwebHttp, target: DicomwebTarget, corpus: Corpus, options: DicomwebBenchOptions): Promise<[string, Measurement | Skipped][]> {
+async function storeCorpus(client: DicomwebHttp, target: DicomwebTarget, corpus: Corpus, cbct: Corpus | undefined, options: DicomwebBenchOptions): Promise<[string, Measurement | Skipped][]> {
   const [first, ...rest] = corpus.studies;
   const instancesOf = (study: CorpusStudy) => study.series.flatMap((series) => series.instances);
   try {
@@ -145,7 +153,12 @@ async function storeCorpus(client: DicomwebHttp, target: DicomwebTarget, corpus:
   const byStudy = rest.filter((_, index) => index % 2 === 1).map(instancesOf);
   const perInstance = await measureEach('STOW-RS one instance per request (instances/s)', byInstance, (instance) => stow(client, [instance]), { concurrency: options.stowClients, labels });
   const perStudy = await measureEach('STOW-RS one study per request (instances/s)', byStudy, (instances) => stow(client, instances), { concurrency: options.stowClients, labels });
-  return [[perInstance.name, perInstance], [perStudy.name, perStudy]];
+  const results: [string, Measurement][] = [[perInstance.name, perInstance], [perStudy.name, perStudy]];
+  if (cbct) {
+    const name = `STOW-RS ${cbct.instances.length}-slice CBCT one slice per request (instances/s)`;
+    results.push([name, await measureEach(name, cbct.instances, (instance) => stow(client, [instance]), { concurrency: options.stowClients, labels })]);
+  }
+  return results;
 }
 
 // --- QIDO-RS and WADO-RS ---------------------------------------------------------------------
