@@ -32,7 +32,7 @@ export interface Services {
 
 export async function createServices(config: Config, overrides: { logger?: Logger } = {}): Promise<Services> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, { logger });
   const audit = new AuditLog(db, logger);
   const tokens = await AccessTokenService.open(db, {
     issuer: `${config.publicBaseUrl}/auth`, audience: `${config.publicBaseUrl}/fhir`, ttlSeconds: config.accessTokenTtlSeconds,

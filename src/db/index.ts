@@ -7,7 +7,8 @@
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../config/index.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
+import type { Logger } from '../observability/logger.ts';
+import { EMBEDDED_EXTRA_CONNECTIONS, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 import { migrationSource } from './migrations.ts';
 import { scopedPipeline, scopedStatements, type Reader, type ShapedStatement, type StatementRunner } from './statements.ts';
 import { NAMED_STATEMENTS_KEY, SCOPE_KEY, ScopedClientPG, type TransactionScope } from './scoped-client.ts';
@@ -86,14 +87,15 @@ async function isPGlite(url: string): Promise<boolean> {
 }
 
 /** Starts the embedded database when no DATABASE_URL is configured. */
-export async function resolveDatabaseUrl(config: Config): Promise<{ url: string; embedded?: EmbeddedPostgres }> {
+export async function resolveDatabaseUrl(config: Config, logger?: Logger): Promise<{ url: string; embedded?: EmbeddedPostgres }> {
   if (config.databaseUrl) return { url: config.databaseUrl };
-  const embedded = await startEmbeddedPostgres(config.dataDir, config.databasePoolSize + 2);
+  const embedded = await startEmbeddedPostgres(config.dataDir, config.databasePoolSize + EMBEDDED_EXTRA_CONNECTIONS,
+    logger && ((error) => logger.warn({ err: error }, 'embedded autovacuum round failed')));
   return { url: embedded.url, embedded };
 }
 
-export async function openDatabase(config: Config, options: { migrate?: boolean } = {}): Promise<Database> {
-  const { url, embedded } = await resolveDatabaseUrl(config);
+export async function openDatabase(config: Config, options: { migrate?: boolean; logger?: Logger } = {}): Promise<Database> {
+  const { url, embedded } = await resolveDatabaseUrl(config, options.logger);
   if (options.migrate !== false) await runMigrations(url);
   const namedStatements = !(embedded || await isPGlite(url));
   const knex = connect(url, config.databasePoolSize, namedStatements);
