@@ -4,7 +4,6 @@
 // would never be vacuumed. Every autovacuum_naptime, the tables that autovacuum would pick by its
 // own settings are vacuumed, analysed or both, one statement at a time on a connection of their
 // own. Per-table storage parameters are not read.
-
 import pg from 'pg';
 
 export interface Autovacuum {
