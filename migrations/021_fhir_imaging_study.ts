@@ -210,7 +210,7 @@ async function imagingStudyViews(knex: Knex): Promise<void> {
 }
 
 /** The snapshot function as this migration creates it (migrations/024 replaces it, and restores it on the way down). */
-export const IMAGING_STUDY_SNAPSHOT_021 = `create function cusp_imaging_study_snapshot(tenant uuid, study uuid) returns jsonb language plpgsql stable as $$
+export const IMAGING_STUDY_SNAPSHOT_021 = `create or replace function cusp_imaging_study_snapshot(tenant uuid, study uuid) returns jsonb language plpgsql stable as $$
     begin
       return (
         with teeth as (

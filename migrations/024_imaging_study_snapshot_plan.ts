@@ -40,5 +40,5 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw(IMAGING_STUDY_SNAPSHOT_021.replace('create function', 'create or replace function'));
+  await knex.raw(IMAGING_STUDY_SNAPSHOT_021);
 }

@@ -201,7 +201,7 @@ describe('FHIR ImagingStudy and Endpoint', function () {
       const client = await ownerClient();
       try {
         await client.query('begin');
-        await client.query(IMAGING_STUDY_SNAPSHOT_021.replace('create function cusp_imaging_study_snapshot', 'create function pg_temp.snapshot_021'));
+        await client.query(IMAGING_STUDY_SNAPSHOT_021.replace('function cusp_imaging_study_snapshot', 'function pg_temp.snapshot_021'));
         for (const [name, id] of Object.entries(ids)) {
           const { rows: [compared] } = await client.query(
             'select cusp_imaging_study_snapshot($1, $2) as now, pg_temp.snapshot_021($1, $2) as then', [tenantA, id]);

@@ -4,7 +4,8 @@
 // would never be vacuumed. Every autovacuum_naptime, the tables that autovacuum would pick by its
 // own settings are vacuumed, analysed or both, one statement at a time on a connection of their
 // own. Per-table storage parameters are not read.
-import pg from 'pg';
+import type pg from 'pg';
+import { withConnection } from './connection.ts';
 
 export interface Autovacuum {
   /** One round: the tables autovacuum would take now. Resolves with what it did, e.g. ["vacuum analyze public.patients"]. */
@@ -32,11 +33,11 @@ const DUE_TABLES = `with settings as (
   order by s.schemaname, s.relname`;
 
 export async function startAutovacuum(url: string, onError: (error: unknown) => void): Promise<Autovacuum> {
-  const naptimeSeconds = await withClient(url, async (client) => Number((await client.query<{ naptime: string }>(
+  const naptimeSeconds = await withConnection(url, async (client) => Number((await client.query<{ naptime: string }>(
     "select setting as naptime from pg_settings where name = 'autovacuum_naptime'")).rows[0]!.naptime));
   let running: Promise<string[]> | undefined;
   const runOnce = () => {
-    running ??= withClient(url, vacuumDueTables).finally(() => {
+    running ??= withConnection(url, vacuumDueTables).finally(() => {
       running = undefined;
     });
     return running;
@@ -64,14 +65,4 @@ async function vacuumDueTables(client: pg.Client): Promise<string[]> {
     done.push(`${command} ${name}`);
   }
   return done;
-}
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(url);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }

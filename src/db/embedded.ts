@@ -6,10 +6,12 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { startAutovacuum } from './autovacuum.ts';
+import { startAutovacuum, type Autovacuum } from './autovacuum.ts';
 
 export interface EmbeddedPostgres {
   url: string;
+  /** Runs every autovacuum_naptime; runOnce() for a round now. */
+  autovacuum: Autovacuum;
   stop(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export async function startEmbeddedPostgres(dataDir: string, maxConnections: num
   const autovacuum = await startAutovacuum(url, onMaintenanceError);
   return {
     url,
+    autovacuum,
     async stop() {
       await autovacuum.stop();
       await server.stop();

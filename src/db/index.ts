@@ -8,6 +8,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../observability/logger.ts';
+import { withConnection } from './connection.ts';
 import { EMBEDDED_EXTRA_CONNECTIONS, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 import { migrationSource } from './migrations.ts';
 import { scopedPipeline, scopedStatements, type Reader, type ShapedStatement, type StatementRunner } from './statements.ts';
@@ -76,14 +77,8 @@ export async function runMigrations(url: string): Promise<string[]> {
 }
 
 /** PGlite (the embedded database, whether this process started it or not) serves every connection in one session. */
-async function isPGlite(url: string): Promise<boolean> {
-  const client = new pg.Client(url);
-  await client.connect();
-  try {
-    return /PGlite/.test((await client.query('select version() as version')).rows[0].version);
-  } finally {
-    await client.end();
-  }
+function isPGlite(url: string): Promise<boolean> {
+  return withConnection(url, async (client) => /PGlite/.test((await client.query('select version() as version')).rows[0].version));
 }
 
 /** Starts the embedded database when no DATABASE_URL is configured. */
