@@ -21,6 +21,7 @@ import {
   createS3Client,
   type BlobStore,
 } from '../src/blob/index.ts';
+import { DirectorySyncs } from '../src/blob/directory-sync.ts';
 import { loadConfig } from '../src/config/index.ts';
 
 /**
@@ -268,6 +269,68 @@ describe('blob storage', () => {
       assert.ok(created instanceof FsBlobStore);
       await created.put('t/factory/blob', Buffer.from('x'));
       assert.ok(fs.existsSync(path.join(root, 'blobs', 't', 'factory', 'blob')));
+    });
+  });
+
+  describe('directory syncs', () => {
+    /** A sync of its own, which the test ends: each start is recorded with the function that ends it. */
+    function controlledSyncs() {
+      const started: { directory: string; end(error?: Error): void }[] = [];
+      const syncs = new DirectorySyncs((directory) => new Promise<void>((resolve, reject) => {
+        started.push({ directory, end: (error) => (error ? reject(error) : resolve()) });
+      }));
+      return { syncs, started };
+    }
+    const settledYet = async (promise: Promise<unknown>) => {
+      let settled = false;
+      void promise.then(() => (settled = true), () => (settled = true));
+      await new Promise((resolve) => setImmediate(resolve));
+      return settled;
+    };
+
+    it('makes the callers who arrive during a sync wait for the next one, which they share', async () => {
+      const { syncs, started } = controlledSyncs();
+      const first = syncs.sync('d');
+      const second = syncs.sync('d');
+      const third = syncs.sync('d');
+      assert.equal(started.length, 1, 'one sync at a time');
+      started[0]!.end();
+      await first;
+      assert.equal(await settledYet(second), false, 'the sync under way began before the second caller came: it does not cover it');
+      assert.equal(started.length, 2);
+      started[1]!.end();
+      await Promise.all([second, third]);
+      assert.equal(started.length, 2, 'the second and third callers shared one sync');
+      const fourth = syncs.sync('d');
+      assert.equal(started.length, 3, 'with none under way, a sync starts at once');
+      started[2]!.end();
+      await fourth;
+    });
+
+    it('syncs different directories independently, and fails only the callers of a failed sync', async () => {
+      const { syncs, started } = controlledSyncs();
+      const a = syncs.sync('a');
+      const b = syncs.sync('b');
+      assert.deepEqual(started.map((sync) => sync.directory), ['a', 'b']);
+      const aAgain = syncs.sync('a');
+      started[0]!.end(new Error('EIO'));
+      await assert.rejects(a, /EIO/);
+      started[2]!.end();
+      await aAgain;
+      started[1]!.end();
+      await b;
+    });
+
+    it('lets blobs stored at once into one directory share syncs, and keeps them all', async () => {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-blobs-'));
+      try {
+        const store = new FsBlobStore(root);
+        const bodies = Array.from({ length: 40 }, (_, i) => Buffer.from(`blob ${i}`));
+        await Promise.all(bodies.map((body, i) => (i % 2 === 0 ? store.put(`t/same/${i}`, body) : store.putFile(`t/same/${i}`, writtenFile(body)))));
+        for (const [i, body] of bodies.entries()) assert.deepEqual(await readAll(await store.get(`t/same/${i}`)), body);
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true });
+      }
     });
   });
 

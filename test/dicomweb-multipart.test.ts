@@ -1,5 +1,6 @@
 // STOW-RS request bodies (DICOM PS3.18 §10.5): multipart/related (RFC 2387, RFC 2046 §5.1) read
-// as a stream, every part spooled to a temporary file exactly as sent.
+// as a stream, every part held in memory or, when larger than 1 MiB, spooled to a temporary file,
+// exactly as sent.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -26,6 +27,16 @@ const JPEG2000 = sample('pydicom/JPEG2000.dcm');
 const RLE_2FRAME = sample('pydicom/SC_rgb_rle_2frame.dcm');
 const PANORAMIC = sample('synthetic/basic/D1-000001/02-px/001-0001.dcm');
 const CBCT_SLICE = sample('synthetic/basic/D1-000001/03-ct/001-0001.dcm');
+
+/** Bytes of a part too large to be held in memory (over 1 MiB): it is spooled to a file. */
+function largePart(size: number, seed: number): Buffer {
+  const bytes = Buffer.alloc(size);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919 + seed) % 251;
+  return bytes;
+}
+const LARGE_1 = largePart(1024 * 1024 + 5, 1);
+const LARGE_2 = largePart(1536 * 1024, 2);
+const LARGE_3 = largePart(2 * 1024 * 1024 + 1, 3);
 
 const BOUNDARY = 'cusp-boundary-7f3a';
 const DICOM_CONTENT_TYPE = `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`;
@@ -92,7 +103,7 @@ async function readParts(body: Readable, contentType: string | undefined, option
       contentLocation: part.contentLocation,
       size: part.size,
       sha256: part.sha256,
-      bytes: await fs.promises.readFile(part.path),
+      bytes: part.bytes ?? await fs.promises.readFile(part.path),
       held: part.bytes,
     });
   }
@@ -234,46 +245,53 @@ describe('STOW-RS multipart/related request bodies', () => {
     }
 
     it('spools a part larger than what it holds in memory byte for byte (written as it arrives)', async () => {
-      const large = Buffer.alloc(3 * 1024 * 1024 + 17);
-      for (let i = 0; i < large.length; i++) large[i] = (i * 7919) % 251;
+      const large = largePart(3 * 1024 * 1024 + 17, 0);
       const parts = await readParts(Readable.from(inChunks(multipartBody(dicomParts(MR_SMALL, large, CT_SMALL)), 65536)), DICOM_CONTENT_TYPE, { tempDir });
       for (const [index, expected] of [MR_SMALL, large, CT_SMALL].entries()) {
         assert.ok(parts[index]!.bytes.equals(expected), `part ${index + 1} differs from what was sent`);
         assert.equal(parts[index]!.sha256, sha256(expected));
       }
-      assert.deepEqual(parts.map((part) => part.held === undefined), [false, true, false], 'only the parts of up to 1 MiB are held whole');
+      assert.deepEqual(parts.map((part) => part.held === undefined), [false, true, false], 'only the parts under 1 MiB are held whole');
       assert.ok(parts[2]!.held!.equals(CT_SMALL));
     });
 
+    it('holds a part under 1 MiB in memory only: no file is made for it', async () => {
+      for await (const part of readMultipartRelated(Readable.from(inChunks(multipartBody(dicomParts(CT_SMALL, MR_SMALL)), 1000)), DICOM_CONTENT_TYPE, { tempDir })) {
+        assert.ok(part.bytes?.equals(part.number === 1 ? CT_SMALL : MR_SMALL));
+        assert.equal(part.path, undefined);
+        assert.deepEqual(filesIn(tempDir), []);
+      }
+    });
+
     it('creates the temporary directory when it is missing', async () => {
-      const parts = await readParts(Readable.from([multipartBody(dicomParts(MR_SMALL))]), DICOM_CONTENT_TYPE, { tempDir: path.join(tempDir, 'a', 'b') });
-      assert.ok(parts[0]!.bytes.equals(MR_SMALL));
+      const parts = await readParts(Readable.from([multipartBody(dicomParts(LARGE_1))]), DICOM_CONTENT_TYPE, { tempDir: path.join(tempDir, 'a', 'b') });
+      assert.ok(parts[0]!.bytes.equals(LARGE_1));
     });
 
     it('hands over a part while the next one is still arriving', async () => {
       const source = new Readable({ read() {} });
-      const first = multipartBody(dicomParts(MR_SMALL, CT_SMALL));
-      const secondPartStart = first.indexOf(`--${BOUNDARY}\r\n`, MR_SMALL.length) + 40;
+      const first = multipartBody(dicomParts(LARGE_1, CT_SMALL));
+      const secondPartStart = first.indexOf(`--${BOUNDARY}\r\n`, LARGE_1.length) + 40;
       source.push(first.subarray(0, secondPartStart));
       const parts = readMultipartRelated(source, DICOM_CONTENT_TYPE, { tempDir })[Symbol.asyncIterator]();
       const part1 = await parts.next();
       assert.equal(part1.done, false);
-      assert.ok(fs.readFileSync(part1.value!.path).equals(MR_SMALL));
+      assert.ok(fs.readFileSync(part1.value!.path!).equals(LARGE_1));
       source.push(first.subarray(secondPartStart));
       source.push(null);
       const part2 = await parts.next();
-      assert.ok(fs.readFileSync(part2.value!.path).equals(CT_SMALL));
+      assert.ok(part2.value!.bytes!.equals(CT_SMALL));
       assert.equal((await parts.next()).done, true);
       assert.deepEqual(filesIn(tempDir), []);
     });
 
     it('deletes a part’s file when the caller removes it, and every file when the caller stops early', async () => {
-      const source = Readable.from(inChunks(multipartBody(dicomParts(MR_SMALL, CT_SMALL, JPEG2000)), 1000));
+      const source = Readable.from(inChunks(multipartBody(dicomParts(LARGE_1, LARGE_2, LARGE_3)), 65536));
       for await (const part of readMultipartRelated(source, DICOM_CONTENT_TYPE, { tempDir })) {
-        assert.ok(fs.existsSync(part.path));
+        assert.ok(fs.existsSync(part.path!));
         await part.remove();
         await part.remove();
-        assert.ok(!fs.existsSync(part.path));
+        assert.ok(!fs.existsSync(part.path!));
         break;
       }
       assert.deepEqual(filesIn(tempDir), []);
@@ -281,7 +299,7 @@ describe('STOW-RS multipart/related request bodies', () => {
     });
 
     it('keeps a retained part’s file past the iteration, for the caller to remove', async () => {
-      const source = Readable.from([multipartBody(dicomParts(MR_SMALL, CT_SMALL, JPEG2000))]);
+      const source = Readable.from([multipartBody(dicomParts(LARGE_1, LARGE_2, LARGE_3))]);
       let retained: MultipartPart | undefined;
       for await (const part of readMultipartRelated(source, DICOM_CONTENT_TYPE, { tempDir })) {
         if (part.number === 2) {
@@ -289,17 +307,19 @@ describe('STOW-RS multipart/related request bodies', () => {
           retained = part;
         }
       }
-      assert.deepEqual(filesIn(tempDir), [path.basename(retained!.path)], 'the other parts are gone');
-      assert.ok(fs.readFileSync(retained!.path).equals(CT_SMALL));
+      assert.deepEqual(filesIn(tempDir), [path.basename(retained!.path!)], 'the other parts are gone');
+      assert.ok(fs.readFileSync(retained!.path!).equals(LARGE_2));
       await retained!.remove();
       assert.deepEqual(filesIn(tempDir), []);
     });
 
     it('stops at once when the caller stops, even while the client has stalled', async () => {
       const source = new Readable({ read() {} });
-      source.push(multipartBody(dicomParts(MR_SMALL, CT_SMALL)).subarray(0, MR_SMALL.length + 3000));
+      source.push(multipartBody(dicomParts(MR_SMALL, LARGE_2)).subarray(0, MR_SMALL.length + 1024 * 1024 + 3000));
       for await (const part of readMultipartRelated(source, DICOM_CONTENT_TYPE, { tempDir })) {
         assert.equal(part.number, 1);
+        await delay(20);
+        assert.equal(filesIn(tempDir).length, 1, 'part 2 is being spooled');
         break;
       }
       assert.deepEqual(filesIn(tempDir), [], 'part 2, half spooled, is gone too');
@@ -307,7 +327,7 @@ describe('STOW-RS multipart/related request bodies', () => {
     });
 
     it('spools at most one part ahead of the caller', async () => {
-      const source = Readable.from([multipartBody(dicomParts(MR_SMALL, CT_SMALL, JPEG2000, RLE_2FRAME))]);
+      const source = Readable.from([multipartBody(dicomParts(LARGE_1, LARGE_2, LARGE_3, LARGE_1))]);
       for await (const part of readMultipartRelated(source, DICOM_CONTENT_TYPE, { tempDir })) {
         await delay(20);
         assert.ok(filesIn(tempDir).length <= 2, `part ${part.number} and the next one at most are on disk`);
@@ -317,7 +337,7 @@ describe('STOW-RS multipart/related request bodies', () => {
     });
 
     it('removes every temporary file when the caller fails', async () => {
-      const source = Readable.from(inChunks(multipartBody(dicomParts(MR_SMALL, CT_SMALL, JPEG2000)), 1000));
+      const source = Readable.from(inChunks(multipartBody(dicomParts(LARGE_1, LARGE_2, LARGE_3)), 65536));
       await assert.rejects(async () => {
         for await (const part of readMultipartRelated(source, DICOM_CONTENT_TYPE, { tempDir })) {
           if (part.number === 2) throw new Error('the caller failed');
@@ -326,16 +346,17 @@ describe('STOW-RS multipart/related request bodies', () => {
       assert.deepEqual(filesIn(tempDir), []);
     });
 
-    it('gives a stream of the part’s bytes', async () => {
-      for await (const part of readMultipartRelated(Readable.from([multipartBody(dicomParts(CT_SMALL))]), DICOM_CONTENT_TYPE, { tempDir })) {
+    it('gives a stream of the part’s bytes, held or spooled', async () => {
+      const sent = [CT_SMALL, LARGE_1];
+      for await (const part of readMultipartRelated(Readable.from([multipartBody(dicomParts(...sent))]), DICOM_CONTENT_TYPE, { tempDir })) {
         const chunks: Buffer[] = [];
         for await (const chunk of part.open()) chunks.push(chunk as Buffer);
-        assert.ok(Buffer.concat(chunks).equals(CT_SMALL));
+        assert.ok(Buffer.concat(chunks).equals(sent[part.number - 1]!));
       }
     });
 
     const failures: { name: string; body: Buffer; status: number; message: RegExp; partsBefore: number }[] = [
-      { name: 'ends inside a part', body: multipartBody(dicomParts(MR_SMALL, CT_SMALL)).subarray(0, MR_SMALL.length + 5000), status: 400, message: /truncated: it ended in part 2/, partsBefore: 1 },
+      { name: 'ends inside a part', body: multipartBody(dicomParts(MR_SMALL, LARGE_2)).subarray(0, MR_SMALL.length + 1024 * 1024 + 5000), status: 400, message: /truncated: it ended in part 2/, partsBefore: 1 },
       { name: 'ends inside the part headers', body: Buffer.from(`--${BOUNDARY}\r\nContent-Type: appl`), status: 400, message: /truncated/, partsBefore: 0 },
       { name: 'ends right after a delimiter', body: multipartBody(dicomParts(MR_SMALL)).subarray(0, -2), status: 400, message: /truncated/, partsBefore: 1 },
       { name: 'is empty', body: Buffer.alloc(0), status: 400, message: /no part/, partsBefore: 0 },
@@ -355,15 +376,15 @@ describe('STOW-RS multipart/related request bodies', () => {
     }
 
     it('answers 413 to a part larger than maxPartBytes and leaves no file', async () => {
-      const source = Readable.from(inChunks(multipartBody(dicomParts(MR_SMALL, CT_SMALL)), 1000));
-      await assert.rejects(readParts(source, DICOM_CONTENT_TYPE, { tempDir, maxPartBytes: 20_000 }), httpError(413, /part 2 .* larger than the limit of 20000 bytes/));
+      const source = Readable.from(inChunks(multipartBody(dicomParts(MR_SMALL, LARGE_3)), 65536));
+      await assert.rejects(readParts(source, DICOM_CONTENT_TYPE, { tempDir, maxPartBytes: 2 * 1024 * 1024 }), httpError(413, /part 2 .* larger than the limit of 2097152 bytes/));
       assert.deepEqual(filesIn(tempDir), []);
     });
 
     it('answers 400 when the stream fails before the body ends, and leaves no file', async () => {
-      const body = multipartBody(dicomParts(MR_SMALL, CT_SMALL));
+      const body = multipartBody(dicomParts(MR_SMALL, LARGE_2));
       const source = new Readable({ read() {} });
-      source.push(body.subarray(0, MR_SMALL.length + 3000));
+      source.push(body.subarray(0, MR_SMALL.length + 1024 * 1024 + 3000));
       setImmediate(() => source.destroy(new Error('socket hang up')));
       await assert.rejects(readParts(source, DICOM_CONTENT_TYPE, { tempDir }), httpError(400, /ended before it was complete/));
       assert.deepEqual(filesIn(tempDir), []);
@@ -387,7 +408,7 @@ describe('STOW-RS multipart/related request bodies', () => {
       contentLocation?: string;
       size: number;
       sha256: string;
-      /** Computed here from the spooled file, not taken from the parser. */
+      /** Computed here from the bytes held or the spooled file, not taken from the parser. */
       fileSha256: string;
       fileSize: number;
     }
@@ -408,7 +429,7 @@ describe('STOW-RS multipart/related request bodies', () => {
           for await (const part of readMultipartRelated(req, req.get('content-type'), { tempDir, maxPartBytes: 300 * 1024 * 1024 })) {
             parts.push({
               number: part.number, mediaType: part.mediaType, contentLocation: part.contentLocation, size: part.size, sha256: part.sha256,
-              fileSha256: await fileSha256(part.path), fileSize: (await fs.promises.stat(part.path)).size,
+              ...(part.bytes ? { fileSha256: sha256(part.bytes), fileSize: part.bytes.length } : { fileSha256: await fileSha256(part.path), fileSize: (await fs.promises.stat(part.path)).size }),
             });
           }
         } catch (error) {

@@ -5,6 +5,7 @@ import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { DirectorySyncs } from './directory-sync.ts';
 import { Digester } from './digester.ts';
 import { BlobNotFoundError, BlobRangeNotSatisfiableError } from './errors.ts';
 import type { BlobHead, BlobListing, BlobRange, BlobStore, PutResult } from './index.ts';
@@ -28,6 +29,7 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 export class FsBlobStore implements BlobStore {
   /** Directories this store has made sure of: created, and their entries durable. */
   readonly #directories = new Set<string>();
+  readonly #syncs = new DirectorySyncs();
 
   constructor(readonly root: string) {}
 
@@ -56,7 +58,7 @@ export class FsBlobStore implements BlobStore {
       await fsp.rm(temporary, { force: true });
       throw error;
     }
-    await syncDirectory(directory);
+    await this.#syncs.sync(directory);
     return digester.digest();
   }
 
@@ -78,7 +80,7 @@ export class FsBlobStore implements BlobStore {
       await this.put(key, createReadStream(file)); // another file system: copied
       return;
     }
-    await syncDirectory(directory);
+    await this.#syncs.sync(directory);
   }
 
   /** A link is made whole or not at all, so the blob's own name serves unless a blob has it already. */
@@ -117,7 +119,7 @@ export class FsBlobStore implements BlobStore {
     if (firstCreated !== undefined) {
       // Each new directory's entry made durable in its parent, as a blob's is in its directory.
       for (let created = directory; created !== path.dirname(created); created = path.dirname(created)) {
-        await syncDirectory(path.dirname(created));
+        await this.#syncs.sync(path.dirname(created));
         if (created === firstCreated) break;
       }
     }
@@ -218,15 +220,5 @@ async function statOf(file: string): Promise<{ size: number; mtime: Date } | und
   } catch (error) {
     if (isMissing(error)) return undefined;
     throw error;
-  }
-}
-
-/** Makes a rename durable: the new directory entry survives a crash once this returns. */
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await fsp.open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -5,8 +5,8 @@
 //    records the object as CREATING with its attributes, DICOM JSON, frame index and the opaque
 //    key (UIDs can carry patient data) its blob is to have. Its commit does not wait for the disk:
 //    a crash that undoes it loses nothing acknowledged, and step 3's commit flushes it.
-// 2. Meanwhile the file goes to the blob store under that key; the store makes it durable before
-//    it returns. A refused or already stored instance's blob is removed again.
+// 2. Meanwhile the bytes (held in memory, or the spooled file) go to the blob store under that
+//    key; the store makes them durable before it returns. A refused or already stored instance's blob is removed again.
 // 3. Complete, once both are done: a durable transaction marks the object CREATED (if it still
 //    names that blob), counts it into its series and study, and audits the write.
 //
@@ -31,13 +31,10 @@ import { GroupCommit } from '../db/group-commit.ts';
 import type { Database, Transaction } from '../db/index.ts';
 import { runIn, type ShapedStatement } from '../db/statements.ts';
 import { FailureReason, type CodedConcept, type ParsedInstance } from '../dicom/index.ts';
-import type { MultipartPart } from './multipart.ts';
 import { PatientLinkError, isoDate, linkPatient, type DicomDemographics } from './patient-link.ts';
 import { objectQueryColumns, seriesQueryColumns, studyQueryColumns } from './qido-index.ts';
+import type { SpooledFile } from './spool-file.ts';
 import { lockStudies, refreshStudyAggregates } from './study-aggregates.ts';
-
-/** The received file: a spooled STOW-RS part, or any file whose size and SHA-256 are known. */
-export type SpooledFile = Pick<MultipartPart, 'path' | 'size' | 'sha256'>;
 
 export interface IngestCaller {
   tenantId: string;
@@ -134,7 +131,8 @@ export class InstanceIngest {
 
   private async storeOnce(caller: IngestCaller, instance: ParsedInstance, file: SpooledFile): Promise<StoreResult> {
     const blobKey = `dicom/${caller.tenantId}/${randomUUID()}`;
-    const writing = this.blobs.putFile(blobKey, file.path, { contentType: 'application/dicom' });
+    const options = { contentType: 'application/dicom' };
+    const writing = file.bytes ? this.blobs.put(blobKey, file.bytes, options).then(() => undefined) : this.blobs.putFile(blobKey, file.path, options);
     writing.catch(() => undefined); // awaited on every path below
     let registered: Registered;
     try {

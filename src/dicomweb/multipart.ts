@@ -1,9 +1,8 @@
 // STOW-RS request bodies (DICOM PS3.18 §10.5; multipart/related, RFC 2387 and RFC 2046 §5.1):
-// each part is spooled to a temporary file as it arrives, in writes of up to 1 MiB, so no part
-// larger than that is held whole in memory.
+// each part is held in memory as it arrives, up to 1 MiB; a larger part is spooled to a temporary
+// file in writes of up to 1 MiB, so no part larger than that is held whole in memory.
 import { createReadStream } from 'node:fs';
-import fsp from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { HttpError, badRequest, unsupportedMediaType } from '../http/errors.ts';
 import { Handoff } from './multipart-handoff.ts';
 import { parseMediaType, parsePartHeaders } from './multipart-headers.ts';
@@ -13,7 +12,10 @@ import { SpoolFile, removeSpooledFile, type SpooledFile } from './spool-file.ts'
 
 export const DICOM_MEDIA_TYPE = 'application/dicom';
 
-export interface MultipartPart {
+/** A part of the body: its bytes held in memory or spooled to a file (SpooledFile), and what its headers say. */
+export type MultipartPart = PartDescription & SpooledFile;
+
+interface PartDescription {
   /** Position in the body, from 1. */
   readonly number: number;
   /** The part's header fields, names lower-cased. */
@@ -27,13 +29,6 @@ export interface MultipartPart {
   /** Parameters of the part's Content-Type (e.g. transfer-syntax), names lower-cased. */
   readonly mediaTypeParameters: Readonly<Record<string, string>>;
   readonly contentLocation: string | undefined;
-  /** The temporary file holding the part's bytes exactly as sent. */
-  readonly path: string;
-  readonly size: number;
-  /** Lower-case hex SHA-256 of the part's bytes. */
-  readonly sha256: string;
-  /** The part's bytes, when it was small enough (up to 1 MiB) to be held whole as it arrived; its file is written all the same. */
-  readonly bytes: Buffer | undefined;
   /** A fresh stream of the part's bytes. */
   open(): Readable;
   /** Deletes the temporary file now rather than when the iteration ends; safe to call more than once. */
@@ -43,7 +38,7 @@ export interface MultipartPart {
 }
 
 export interface MultipartOptions {
-  /** Where parts are spooled; created when missing. */
+  /** Where parts larger than 1 MiB are spooled; created when missing. */
   tempDir: string;
   /** A larger part fails the body with 413. */
   maxPartBytes?: number;
@@ -118,12 +113,11 @@ async function produceParts(
 ): Promise<void> {
   let current: { number: number; headers: Record<string, string>; file: SpoolFile } | undefined;
   try {
-    await fsp.mkdir(options.tempDir, { recursive: true });
     for (let chunk = await source.next(); chunk; chunk = await source.next()) {
       for (const event of scanner.push(chunk)) {
         if (event.kind === 'part-start') {
           const headers = parsePartHeaders(event.headers, event.number);
-          current = { number: event.number, headers, file: await SpoolFile.create(options.tempDir) };
+          current = { number: event.number, headers, file: new SpoolFile(options.tempDir) };
         } else if (event.kind === 'part-data') {
           const { number, file } = current!;
           if (options.maxPartBytes !== undefined && file.size + event.bytes.length > options.maxPartBytes) {
@@ -160,12 +154,9 @@ function spooledPart(number: number, headers: Record<string, string>, file: Spoo
     mediaType: media.type,
     mediaTypeParameters: media.parameters,
     contentLocation: headers['content-location'],
-    path: file.path,
-    size: file.size,
-    sha256: file.sha256,
-    bytes: file.bytes,
-    open: () => createReadStream(file.path),
-    remove: () => (removal ??= removeSpooledFile(file.path)),
+    ...file,
+    open: () => (file.bytes ? Readable.from([file.bytes]) : createReadStream(file.path)),
+    remove: () => (removal ??= file.bytes ? Promise.resolve() : removeSpooledFile(file.path)),
     retain,
   };
 }
