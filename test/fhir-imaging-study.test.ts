@@ -221,6 +221,26 @@ describe('FHIR ImagingStudy and Endpoint', function () {
       }
     });
 
+    it('a version\'s snapshot is compressed with LZ4 where the server offers it', async () => {
+      const client = await ownerClient();
+      try {
+        await client.query('begin');
+        const { rows: [server] } = await client.query(
+          "select coalesce('lz4' = any(enumvals), false) as offered from pg_settings where name = 'default_toast_compression'");
+        // A snapshot as large as a CBCT's: version 1000 of a stored study, its instances repeated.
+        await client.query(`insert into resource_versions (tenant_id, resource_type, resource_id, version_id, last_updated, operation, snapshot)
+          select tenant_id, resource_type, resource_id, 1000, last_updated, operation,
+                 snapshot || jsonb_build_object('padding', (select jsonb_agg(snapshot || jsonb_build_object('n', n)) from generate_series(1, 200) n))
+          from resource_versions where tenant_id = $1 and resource_type = 'ImagingStudy' and resource_id = $2 order by version_id desc limit 1`, [tenantA, ids.ct]);
+        const { rows: [stored] } = await client.query(`select pg_column_compression(snapshot) as compression from resource_versions
+          where tenant_id = $1 and resource_type = 'ImagingStudy' and resource_id = $2 and version_id = 1000`, [tenantA, ids.ct]);
+        assert.equal(stored.compression, server.offered ? 'lz4' : 'pglz');
+      } finally {
+        await client.query('rollback');
+        await client.end();
+      }
+    });
+
     it('StudyDate and StudyTime carry no time zone: started is the instant in the tenant\'s zone, or the date alone when it has none', async () => {
       assert.equal((await reader.get(`/ImagingStudy/${ids.io}`).expect(200)).body.started, '2022-10-19T09:40:29+05:30');
       const [idInB] = await other.search(`/ImagingStudy?identifier=urn:dicom:uid|urn:oid:${uids.io}`);
