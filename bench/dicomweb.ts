@@ -101,7 +101,7 @@ async function benchServers(targets: DicomwebTarget[], corpus: Corpus, cbct: Cor
       for (const [name, result] of await storeCorpus(client, target, corpus, cbct, options)) results.set(name, result);
       await target.afterStore?.();
     }
-    for (const read of readMeasurements(corpus)) {
+    for (const read of readMeasurements(corpus, [...corpus.studies, ...(cbct?.studies ?? [])])) {
       for (const { target, client, results } of servers) results.set(read.name, await measureRead(client, target, read, options));
     }
   } finally {
@@ -196,14 +196,15 @@ const OHIF_STUDY_LIST = '/studies?limit=101&includefield=00081030,00080060,00080
 const at = <T>(items: T[], i: number): T => items[i % items.length]!;
 const seriesPath = (study: string, series: string) => `/studies/${study}/series/${series}`;
 
-function readMeasurements(corpus: Corpus): ReadMeasurement[] {
+/** The requests go to `corpus`; the answers are checked against every study `stored` (the CBCT too). */
+function readMeasurements(corpus: Corpus, stored: CorpusStudy[]): ReadMeasurement[] {
   const seriesRefs = corpus.studies.flatMap((study) => study.series.map((series) => ({ study: study.uid, series })));
   const instanceRefs = seriesRefs.flatMap(({ study, series }) => series.instances.map((instance) => ({ study, series: series.uid, instance })));
   // PatientName prefixes in ASCII (servers differ in how they fold accented letters), each asked in turn.
   const prefixes = [...new Set(corpus.studies.map((study) => study.patientName.slice(0, 3)).filter((prefix) => /^[A-Za-z]{3}$/.test(prefix)))];
   const years = [...new Set(corpus.studies.map((study) => study.date.slice(0, 4)))].sort();
-  const studiesMatching = (prefix: string) => corpus.studies.filter((study) => study.patientName.toLowerCase().startsWith(prefix.toLowerCase())).length;
-  const studiesIn = (year: string) => corpus.studies.filter((study) => study.date.startsWith(year)).length;
+  const studiesMatching = (prefix: string) => stored.filter((study) => study.patientName.toLowerCase().startsWith(prefix.toLowerCase())).length;
+  const studiesIn = (year: string) => stored.filter((study) => study.date.startsWith(year)).length;
 
   const json = (expected: number) => (answer: Answer) => {
     if (!answer.contentType.includes('json')) return { problem: `content type ${answer.contentType}` };
@@ -237,7 +238,7 @@ function readMeasurements(corpus: Corpus): ReadMeasurement[] {
       name: 'QIDO-RS studies OHIF list (limit=101, includefield)',
       resource: () => OHIF_STUDY_LIST,
       accept: DICOM_JSON,
-      check: json(Math.min(101, corpus.studies.length)),
+      check: json(Math.min(101, stored.length)),
     },
     {
       name: 'QIDO-RS series of a study',
