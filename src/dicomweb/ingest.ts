@@ -6,7 +6,8 @@
 //    key (UIDs can carry patient data) its blob is to have. Its commit does not wait for the disk:
 //    a crash that undoes it loses nothing acknowledged, and step 3's commit flushes it.
 // 2. Meanwhile the bytes (held in memory, or the spooled file) go to the blob store under that
-//    key; the store makes them durable before it returns. A refused or already stored instance's blob is removed again.
+//    key; the store makes them durable before it returns. A refused or already stored instance's
+//    blob is removed again.
 // 3. Complete, once both are done: a durable transaction marks the object CREATED (if it still
 //    names that blob), counts it into its series and study, and audits the write.
 //
