@@ -132,6 +132,13 @@ function behavesLikeABlobStore(store: () => BlobStore): void {
     assert.deepEqual(await readAll(await store().get('t/file/received')), Buffer.from('replaced'), 'an existing key is overwritten, as put does');
   });
 
+  it('stores bytes held in memory with putFile, as put does', async () => {
+    await store().putFile('t/file/held', small, { contentType: 'application/dicom' });
+    assert.deepEqual(await readAll(await store().get('t/file/held')), small);
+    await store().putFile('t/file/held', Buffer.from('replaced'));
+    assert.deepEqual(await readAll(await store().get('t/file/held')), Buffer.from('replaced'), 'an existing key is overwritten, as put does');
+  });
+
   it('streams a ~20 MB body through put and get without holding it in one Buffer', async () => {
     const expected = sha256OfChunks(generatedChunks(20 * MIB + 12345));
     const result = await store().put('t/one/large', Readable.from(generatedChunks(20 * MIB + 12345)));
@@ -321,7 +328,7 @@ describe('blob storage', () => {
       await b;
     });
 
-    it('lets blobs stored at once into one directory share syncs, and keeps them all', async () => {
+    it('keeps every blob stored at once into one directory, with put and with putFile', async () => {
       const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cusp-blobs-'));
       try {
         const store = new FsBlobStore(root);

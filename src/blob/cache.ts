@@ -93,7 +93,7 @@ export class CachedBlobStore implements BlobStore {
     return this.inner.put(key, body, options);
   }
 
-  putFile(key: string, file: string, options?: PutOptions): Promise<void> {
+  putFile(key: string, file: string | Buffer, options?: PutOptions): Promise<void> {
     this.drop(key);
     return this.inner.putFile(key, file, options);
   }

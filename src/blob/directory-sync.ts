@@ -34,7 +34,7 @@ export class DirectorySyncs {
     const running: Promise<void> = this.syncOnce(directory).finally(() => {
       if (round.running !== running) return;
       round.running = undefined;
-      if (!round.next && this.#rounds.get(directory) === round) this.#rounds.delete(directory);
+      if (!round.next) this.#rounds.delete(directory);
     });
     round.running = running;
     return running;
@@ -44,7 +44,7 @@ export class DirectorySyncs {
 function noop(): void {}
 
 /** Makes a new directory entry durable: it survives a crash once this returns. */
-export async function syncDirectory(directory: string): Promise<void> {
+async function syncDirectory(directory: string): Promise<void> {
   const handle = await fsp.open(directory, 'r');
   try {
     await handle.sync();

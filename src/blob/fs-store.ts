@@ -38,32 +38,14 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(key: string, body: Readable | Buffer): Promise<PutResult> {
-    assertValidKey(key);
-    const target = this.pathOf(key);
-    const directory = path.dirname(target);
-    const temporary = `${target}${TEMP_MARKER}${randomBytes(8).toString('hex')}`;
     const digester = new Digester();
-    let file: FileHandle | undefined;
-    try {
-      const output = await this.inDirectory(directory, () => fsp.open(temporary, 'wx'));
-      file = output;
-      for await (const chunk of digester.observe(body)) await writeFully(output, chunk);
-      await output.sync();
-      await output.close();
-      file = undefined;
-      await fsp.rename(temporary, target);
-    } catch (error) {
-      if (body instanceof Readable) body.destroy(); // in case it failed before the body was read
-      await file?.close().catch(() => {});
-      await fsp.rm(temporary, { force: true });
-      throw error;
-    }
-    await this.#syncs.sync(directory);
+    await this.write(key, digester.observe(body), body);
     return digester.digest();
   }
 
-  /** A hard link, made durable: no byte is copied when `file` is on this store's file system. */
-  async putFile(key: string, file: string): Promise<void> {
+  /** A hard link, made durable: no byte is copied when `file` is on this store's file system. Bytes in memory are written. */
+  async putFile(key: string, file: string | Buffer): Promise<void> {
+    if (Buffer.isBuffer(file)) return this.write(key, [file], file);
     assertValidKey(key);
     const target = this.pathOf(key);
     const directory = path.dirname(target);
@@ -79,6 +61,30 @@ export class FsBlobStore implements BlobStore {
       if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
       await this.put(key, createReadStream(file)); // another file system: copied
       return;
+    }
+    await this.#syncs.sync(directory);
+  }
+
+  /** Writes `chunks` (read from `body`) to a temporary file, made durable, then renamed to `key`'s. */
+  private async write(key: string, chunks: AsyncIterable<Buffer> | Iterable<Buffer>, body: Readable | Buffer): Promise<void> {
+    assertValidKey(key);
+    const target = this.pathOf(key);
+    const directory = path.dirname(target);
+    const temporary = `${target}${TEMP_MARKER}${randomBytes(8).toString('hex')}`;
+    let file: FileHandle | undefined;
+    try {
+      const output = await this.inDirectory(directory, () => fsp.open(temporary, 'wx'));
+      file = output;
+      for await (const chunk of chunks) await writeFully(output, chunk);
+      await output.sync();
+      await output.close();
+      file = undefined;
+      await fsp.rename(temporary, target);
+    } catch (error) {
+      if (body instanceof Readable) body.destroy(); // in case it failed before the body was read
+      await file?.close().catch(() => {});
+      await fsp.rm(temporary, { force: true });
+      throw error;
     }
     await this.#syncs.sync(directory);
   }

@@ -50,10 +50,11 @@ export interface BlobStore {
   /** Streams `body` into storage; the object appears under `key` only once it is complete. */
   put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<PutResult>;
   /**
-   * Stores the local file `file` under `key`, as put does. The caller may remove the file
-   * afterwards but must not change it: the file-system store links it rather than copy it.
+   * Stores a received file under `key`, as put does, without measuring it (its receiver has): the
+   * path of a local file, or its bytes when they are held in memory. The caller may remove the
+   * file afterwards but must not change it: the file-system store links it rather than copy it.
    */
-  putFile(key: string, file: string, options?: PutOptions): Promise<void>;
+  putFile(key: string, file: string | Buffer, options?: PutOptions): Promise<void>;
   /** Throws BlobNotFoundError when missing, BlobRangeNotSatisfiableError when `range` starts past the end. */
   get(key: string, range?: BlobRange): Promise<Readable>;
   head(key: string): Promise<BlobHead | undefined>;

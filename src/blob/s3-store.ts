@@ -50,8 +50,8 @@ export class S3BlobStore implements BlobStore {
     this.partsInFlight = options.partsInFlight ?? 3;
   }
 
-  async putFile(key: string, file: string, options: PutOptions = {}): Promise<void> {
-    await this.put(key, createReadStream(file), options);
+  async putFile(key: string, file: string | Buffer, options: PutOptions = {}): Promise<void> {
+    await this.put(key, typeof file === 'string' ? createReadStream(file) : file, options);
   }
 
   async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<PutResult> {

@@ -132,8 +132,7 @@ export class InstanceIngest {
 
   private async storeOnce(caller: IngestCaller, instance: ParsedInstance, file: SpooledFile): Promise<StoreResult> {
     const blobKey = `dicom/${caller.tenantId}/${randomUUID()}`;
-    const options = { contentType: 'application/dicom' };
-    const writing = file.bytes ? this.blobs.put(blobKey, file.bytes, options).then(() => undefined) : this.blobs.putFile(blobKey, file.path, options);
+    const writing = this.blobs.putFile(blobKey, file.bytes ?? file.path, { contentType: 'application/dicom' });
     writing.catch(() => undefined); // awaited on every path below
     let registered: Registered;
     try {

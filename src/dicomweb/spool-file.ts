@@ -8,9 +8,11 @@ import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 /** What was spooled: held in memory (`bytes`), or in a file (`path`) when it was larger than FLUSH_BYTES. */
-export type SpooledFile = { size: number; /** Lower-case hex SHA-256 of the bytes. */ sha256: string } & (
-  | { bytes: Buffer; path?: undefined }
-  | { path: string; bytes?: undefined });
+export type SpooledFile = {
+  size: number;
+  /** Lower-case hex SHA-256 of the bytes. */
+  sha256: string;
+} & ({ bytes: Buffer; path?: undefined } | { path: string; bytes?: undefined });
 
 /** At most this much of a part is held in memory; a larger part is written as it arrives. */
 const FLUSH_BYTES = 1024 * 1024;
