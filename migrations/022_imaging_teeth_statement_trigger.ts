@@ -3,12 +3,8 @@
 // a whole batch of instances in one statement, and a row trigger ran a study update for each.
 import type { Knex } from 'knex';
 
-export async function up(knex: Knex): Promise<void> {
-  await knex.raw('drop trigger imaging_object_teeth_touch_study on imaging_object_teeth');
-  await knex.raw('drop function cusp_touch_imaging_study_of_tooth()');
-  // Each branch reads the transition tables of its own trigger only. One indexed update per
-  // object: a join with a transition table (which has no statistics) could scan imaging_objects.
-  await knex.raw(`create function cusp_touch_imaging_studies_of_teeth() returns trigger language plpgsql as $$
+/** The function as this migration makes it (migrations/026 replaces it, and restores it on the way down). */
+export const TOUCH_STUDIES_OF_TEETH_022 = `create or replace function cusp_touch_imaging_studies_of_teeth() returns trigger language plpgsql as $$
     declare
       changed record;
     begin
@@ -23,7 +19,14 @@ export async function up(knex: Knex): Promise<void> {
       end loop;
       return null;
     end
-  $$`);
+  $$`;
+
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw('drop trigger imaging_object_teeth_touch_study on imaging_object_teeth');
+  await knex.raw('drop function cusp_touch_imaging_study_of_tooth()');
+  // Each branch reads the transition tables of its own trigger only. One indexed update per
+  // object: a join with a transition table (which has no statistics) could scan imaging_objects.
+  await knex.raw(TOUCH_STUDIES_OF_TEETH_022);
   const touch = 'for each statement execute function cusp_touch_imaging_studies_of_teeth()';
   await knex.raw(`create trigger imaging_object_teeth_touch_study_insert after insert on imaging_object_teeth
     referencing new table as new_teeth ${touch}`);

@@ -13,8 +13,8 @@
 import type { Knex } from 'knex';
 import { IMAGING_STUDY_SNAPSHOT_021 } from './021_fhir_imaging_study.ts';
 
-export async function up(knex: Knex): Promise<void> {
-  await knex.raw(`create or replace function cusp_imaging_study_snapshot(tenant uuid, study uuid) returns jsonb language plpgsql stable as $$
+/** The snapshot function as this migration makes it (migrations/026 replaces it, and restores it on the way down). */
+export const IMAGING_STUDY_SNAPSHOT_024 = `create or replace function cusp_imaging_study_snapshot(tenant uuid, study uuid) returns jsonb language plpgsql stable as $$
     begin
       return (
         select to_jsonb(s) || jsonb_build_object('_source', 'imaging_studies', '_children', jsonb_build_object('imaging_series', coalesce((
@@ -36,7 +36,10 @@ export async function up(knex: Knex): Promise<void> {
                 order by se.series_number, se.series_uid) se), '[]'::jsonb)))
         from fhir_imaging_study_rows s where s.tenant_id = tenant and s.id = study);
     end
-  $$`);
+  $$`;
+
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw(IMAGING_STUDY_SNAPSHOT_024);
 }
 
 export async function down(knex: Knex): Promise<void> {

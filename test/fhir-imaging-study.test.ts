@@ -197,24 +197,32 @@ describe('FHIR ImagingStudy and Endpoint', function () {
       }
     });
 
-    it('a version\'s snapshot is the document migration 021 made, and reads only its own study\'s rows even on a generic plan', async () => {
+    it('a version reads as the document migration 021 made, and reads only its own study\'s rows even on a generic plan', async () => {
       const client = await ownerClient();
       try {
         await client.query('begin');
         await client.query(IMAGING_STUDY_SNAPSHOT_021.replace('function cusp_imaging_study_snapshot', 'function pg_temp.snapshot_021'));
         for (const [name, id] of Object.entries(ids)) {
-          const { rows: [compared] } = await client.query(
-            'select cusp_imaging_study_snapshot($1, $2) as now, pg_temp.snapshot_021($1, $2) as then', [tenantA, id]);
+          const { rows: [compared] } = await client.query(`select v.snapshot as now, pg_temp.snapshot_021($1, $2) as then
+            from fhir_resource_versions v where v.tenant_id = $1 and v.resource_type = 'ImagingStudy' and v.resource_id = $2
+            order by v.version_id desc limit 1`, [tenantA, id]);
+          // The series' ids are new (migrations/026): what instances are put back under.
+          for (const series of compared.now._children.imaging_series) delete series.id;
           assert.deepEqual(compared.now, compared.then, name);
         }
         // The plan cached for every later call, made without the values: what the statistics say of
         // other tenants' and studies' rows must not matter. CT_small's study has one instance.
         await client.query('set local plan_cache_mode = force_generic_plan');
-        const objectsRead = async () => (await client.query(`select coalesce(idx_tup_fetch, 0) + seq_tup_read as read
-          from pg_stat_xact_user_tables where relname = 'imaging_objects'`)).rows[0]!.read as string;
-        const before = Number(await objectsRead());
+        const rowsRead = async (table: string) => Number((await client.query(`select coalesce(idx_tup_fetch, 0) + seq_tup_read as read
+          from pg_stat_xact_user_tables where relname = $1`, [table])).rows[0]!.read);
+        const before = await rowsRead('imaging_instance_versions');
+        const { rows: [version] } = await client.query(`select snapshot from fhir_resource_versions
+          where tenant_id = $1 and resource_type = 'ImagingStudy' and resource_id = $2 order by version_id desc limit 1`, [tenantA, ids.ct]);
+        assert.equal(version.snapshot._children.imaging_series[0].instances.length, 1);
+        assert.equal(await rowsRead('imaging_instance_versions') - before, 1, 'the version of a one-instance study reads its one instance');
+        const beforeSnapshot = await rowsRead('imaging_series');
         await client.query('select cusp_imaging_study_snapshot($1, $2)', [tenantA, ids.ct]);
-        assert.equal(Number(await objectsRead()) - before, 1, 'the snapshot of a one-instance study reads its one object');
+        assert.equal(await rowsRead('imaging_series') - beforeSnapshot, 1, 'the snapshot of a one-series study reads its one series');
       } finally {
         await client.query('rollback');
         await client.end();
@@ -227,7 +235,7 @@ describe('FHIR ImagingStudy and Endpoint', function () {
         await client.query('begin');
         const { rows: [server] } = await client.query(
           "select coalesce('lz4' = any(enumvals), false) as offered from pg_settings where name = 'default_toast_compression'");
-        // A snapshot as large as a CBCT's: version 1000 of a stored study, its instances repeated.
+        // A snapshot of tens of kilobytes: version 1000 of a stored study, repeated.
         await client.query(`insert into resource_versions (tenant_id, resource_type, resource_id, version_id, last_updated, operation, snapshot)
           select tenant_id, resource_type, resource_id, 1000, last_updated, operation,
                  snapshot || jsonb_build_object('padding', (select jsonb_agg(snapshot || jsonb_build_object('n', n)) from generate_series(1, 200) n))
@@ -498,6 +506,18 @@ describe('FHIR ImagingStudy and Endpoint', function () {
       const history = await api.bundle(`/ImagingStudy/${id}/_history`);
       assert.deepEqual(history.entry?.map((e) => e.resource.meta.versionId), Array.from({ length: CBCT.length + 1 }, (_, i) => String(CBCT.length + 1 - i)));
       assert.deepEqual(history.entry?.map((e) => e.resource.numberOfInstances), Array.from({ length: CBCT.length + 1 }, (_, i) => CBCT.length - i));
+      // Each version shows the instances stored up to it: the slices in the order they were stored.
+      const sliceUids = (await Promise.all(CBCT.map(dcm2json))).map((set) => value(set, '00080018'));
+      for (const entry of history.entry!) {
+        const shown = (entry.resource.series?.[0]?.instance ?? []).map((instance: Json) => instance.uid).sort();
+        assert.deepEqual(shown, sliceUids.slice(0, entry.resource.numberOfInstances).sort(), `version ${entry.resource.meta.versionId}`);
+      }
+      // A version records the study and its series; each instance is recorded once, for the span of versions it shows in.
+      const sizes = await ownerQuery(`select version_id, octet_length(snapshot::text) as size from resource_versions
+        where tenant_id = $1 and resource_type = 'ImagingStudy' and resource_id = $2 and version_id in (2, $3) order by version_id`, [tenantC, id, CBCT.length + 1]);
+      assert.ok(sizes[1]!.size - sizes[0]!.size < 100, `a version of ${CBCT.length} instances is ${sizes[1]!.size} bytes, of one ${sizes[0]!.size}`);
+      const [spans] = await ownerQuery('select count(*)::int as count from imaging_instance_versions where tenant_id = $1 and study_id = $2', [tenantC, id]);
+      assert.equal(spans!.count, CBCT.length);
       const typeHistory = await api.bundle('/ImagingStudy/_history');
       assert.equal(typeHistory.entry?.length, CBCT.length + 1);
     });
@@ -516,6 +536,15 @@ describe('FHIR ImagingStudy and Endpoint', function () {
       const withoutLast = (await api.get(`/ImagingStudy/${id}`).expect(200)).body;
       assert.equal(withoutLast.series[0].instance.length, CBCT.length - 1);
       assert.ok(!withoutLast.series[0].instance.some((instance: Json) => instance.number === 16));
+
+      // Earlier versions keep showing what they showed.
+      await ownerQuery('delete from imaging_objects where tenant_id = $1 and study_id = $2 and instance_number = 15', [tenantC, id]);
+      assert.equal(await version(), start + 3);
+      const numbers = async (versionId: number) => ((await api.get(`/ImagingStudy/${id}/_history/${versionId}`).expect(200)).body
+        .series[0].instance as Json[]).map((instance) => instance.number as number);
+      assert.deepEqual(await numbers(start + 3), Array.from({ length: CBCT.length - 2 }, (_, i) => i + 1));
+      assert.deepEqual(await numbers(start + 2), Array.from({ length: CBCT.length - 1 }, (_, i) => i + 1));
+      assert.deepEqual(await numbers(start + 1), Array.from({ length: CBCT.length }, (_, i) => i + 1));
     });
 
     it('a tooth added to or taken from a stored instance is a new version, and bodysite follows', async () => {

@@ -4,7 +4,9 @@
 //
 // Writes go to the mapped tables; at commit the history trigger records the resource's rows in
 // resource_versions (migrations/009). Reads render from those snapshots, so a read, a vread and
-// a history entry come from the same place, and child rows cost no extra query.
+// a history entry come from the same place, and child rows cost no extra query. Reads go through
+// fhir_resource_versions, which puts back the instances an ImagingStudy version showed: they
+// are kept once per span of versions rather than in every snapshot (migrations/026).
 //
 // Mappings render with the server's own context besides the rows (ServerContext: the public base
 // URL, for a resource that names the server, such as Endpoint.address).
@@ -61,6 +63,9 @@ export interface HistoryQuery {
   before?: number;
 }
 
+/** resource_versions as reads render it: an ImagingStudy's snapshot with its instances (migrations/026). */
+const VERSIONS = 'fhir_resource_versions';
+
 const SERVER_COLUMNS = ['id', 'tenant_id', 'version_id', 'version_txid', 'last_updated', 'created_at', 'updated_at',
   'created_by', 'updated_by', 'deleted_at', 'fhir_residual'];
 
@@ -81,7 +86,7 @@ export class ResourceStore {
   async read(trx: Transaction, context: Pick<WriteContext, 'tenantId'>, resourceType: string, id: string): Promise<StoredVersion | undefined> {
     this.mapping(resourceType);
     if (!isUuid(id)) return undefined; // ids are UUIDs: any other id names nothing
-    const row = await trx<VersionRow>('resource_versions')
+    const row = await trx<VersionRow>(VERSIONS)
       .where({ tenant_id: context.tenantId, resource_type: resourceType, resource_id: id })
       .orderBy('version_id', 'desc').first();
     return row && this.render(row);
@@ -98,7 +103,7 @@ export class ResourceStore {
   async vread(trx: Transaction, context: Pick<WriteContext, 'tenantId'>, resourceType: string, id: string, versionId: string): Promise<StoredVersion> {
     this.mapping(resourceType);
     const row = isUuid(id) && /^\d{1,18}$/.test(versionId)
-      ? await trx<VersionRow>('resource_versions')
+      ? await trx<VersionRow>(VERSIONS)
         .where({ tenant_id: context.tenantId, resource_type: resourceType, resource_id: id, version_id: Number(versionId) }).first()
       : undefined;
     if (!row) throw notFound(`${resourceType}/${id} has no version ${versionId}`);
@@ -194,23 +199,23 @@ export class ResourceStore {
   /** Versions, newest first, one more than `count` to tell whether another page follows. */
   async history(trx: Transaction, context: Pick<WriteContext, 'tenantId'>, query: HistoryQuery): Promise<{ versions: StoredVersion[]; next?: number }> {
     if (query.resourceType) this.mapping(query.resourceType);
-    let versions = trx<VersionRow>('resource_versions').where('tenant_id', context.tenantId);
-    if (query.resourceType) versions = versions.where('resource_type', query.resourceType);
+    let versions = trx<VersionRow>(`${VERSIONS} as v`).where('v.tenant_id', context.tenantId);
+    if (query.resourceType) versions = versions.where('v.resource_type', query.resourceType);
     if (query.id && !isUuid(query.id)) return { versions: [] };
-    if (query.id) versions = versions.where('resource_id', query.id);
-    if (query.resourceTypes) versions = versions.whereIn('resource_type', query.resourceTypes);
-    if (query.since) versions = versions.where('last_updated', '>=', query.since);
-    if (query.before !== undefined) versions = versions.where('seq', '<', query.before);
+    if (query.id) versions = versions.where('v.resource_id', query.id);
+    if (query.resourceTypes) versions = versions.whereIn('v.resource_type', query.resourceTypes);
+    if (query.since) versions = versions.where('v.last_updated', '>=', query.since);
+    if (query.before !== undefined) versions = versions.where('v.seq', '<', query.before);
     if (query.at) {
       // Current at some time in the range: recorded before its end, not superseded before its start.
       const at = query.at;
-      versions = versions.where('last_updated', '<', at.end).where((q) => q.whereNotExists((later) => later
+      versions = versions.where('v.last_updated', '<', at.end).where((q) => q.whereNotExists((later) => later
         .select(trx.raw('1')).from('resource_versions as later')
-        .whereRaw('later.tenant_id = resource_versions.tenant_id and later.resource_type = resource_versions.resource_type')
-        .whereRaw('later.resource_id = resource_versions.resource_id and later.version_id > resource_versions.version_id')
+        .whereRaw('later.tenant_id = v.tenant_id and later.resource_type = v.resource_type')
+        .whereRaw('later.resource_id = v.resource_id and later.version_id > v.version_id')
         .where('later.last_updated', '<', at.start)));
     }
-    const rows = await versions.orderBy('seq', 'desc').limit(query.count + 1);
+    const rows = await versions.orderBy('v.seq', 'desc').limit(query.count + 1);
     const page = rows.slice(0, query.count);
     return { versions: page.map((row) => this.render(row)), next: rows.length > query.count ? page.at(-1)?.seq : undefined };
   }

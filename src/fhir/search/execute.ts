@@ -87,7 +87,7 @@ export async function executeSearch(trx: Transaction, store: ResourceStore, look
     `select v.resource_type, v.resource_id, v.version_id, v.last_updated, v.operation, v.snapshot, v.seq,
             array[${keys.map((k) => `(${k.expression})::text`).join(', ')}] as keys
      from ${table}
-     join resource_versions v on v.tenant_id = ${ROW}.tenant_id and v.resource_type = ? and v.resource_id = ${ROW}.id and v.version_id = ${ROW}.version_id
+     join fhir_resource_versions v on v.tenant_id = ${ROW}.tenant_id and v.resource_type = ? and v.resource_id = ${ROW}.id and v.version_id = ${ROW}.version_id
      where ${page.sql}
      order by ${keys.map((k) => `${k.expression} ${k.descending ? 'desc' : 'asc'}`).join(', ')}
      limit ?`,

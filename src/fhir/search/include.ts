@@ -48,7 +48,7 @@ async function currentVersions(context: Context, resourceType: string, where: { 
   const { rows } = await context.trx.raw<{ rows: VersionRow[] }>(
     `select v.resource_type, v.resource_id, v.version_id, v.last_updated, v.operation, v.snapshot, v.seq
      from ${quote(mapping.table)} t
-     join resource_versions v on v.tenant_id = t.tenant_id and v.resource_type = ? and v.resource_id = t.id and v.version_id = t.version_id
+     join fhir_resource_versions v on v.tenant_id = t.tenant_id and v.resource_type = ? and v.resource_id = t.id and v.version_id = t.version_id
      where t.tenant_id = ? and t.${quote(where.column)} = any(?::uuid[])${mapping.softDelete ? ' and t.deleted_at is null' : ''}
      order by t.id limit ?`,
     [resourceType, context.tenantId, where.ids, limit],
