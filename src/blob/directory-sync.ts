@@ -2,7 +2,7 @@
 // one directory: a sync covers every entry made before it began, so callers that arrive while one
 // is under way wait for the next, and all of them share it. Blobs stored at the same time into one
 // directory then cost one sync a round rather than one each.
-import fsp from 'node:fs/promises';
+import { syncPath } from './fs-calls.ts';
 
 interface Round {
   /** The sync under way, if any. */
@@ -14,7 +14,7 @@ interface Round {
 export class DirectorySyncs {
   readonly #rounds = new Map<string, Round>();
 
-  constructor(private readonly syncOnce: (directory: string) => Promise<void> = syncDirectory) {}
+  constructor(private readonly syncOnce: (directory: string) => Promise<void> = syncPath) {}
 
   /** Resolves once a sync of `directory` that began after this call has completed. */
   sync(directory: string): Promise<void> {
@@ -42,13 +42,3 @@ export class DirectorySyncs {
 }
 
 function noop(): void {}
-
-/** Makes a new directory entry durable: it survives a crash once this returns. */
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await fsp.open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

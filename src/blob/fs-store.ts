@@ -1,22 +1,18 @@
 // BlobStore on the local file system: one file per key under a root directory, written atomically.
 import { randomBytes } from 'node:crypto';
-import { close, createReadStream, fstat as fstatCallback, open } from 'node:fs';
-import fsp, { type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import { DirectorySyncs } from './directory-sync.ts';
 import { Digester } from './digester.ts';
 import { BlobNotFoundError, BlobRangeNotSatisfiableError } from './errors.ts';
 import type { BlobHead, BlobListing, BlobRange, BlobStore, PutResult } from './index.ts';
+import { closeFile, fstatFile, openFile, renameFile, syncFile, syncPath, writeFully } from './fs-calls.ts';
 import { assertValidKey, assertValidPrefix, assertValidRange, isValidKey } from './keys.ts';
 
 // "~" cannot occur in a key, so a temporary file can never be mistaken for (or collide with) a blob.
 const TEMP_MARKER = '.~tmp-';
-
-const openFile = promisify(open);
-const fstat = promisify(fstatCallback);
-const closeFile = promisify(close);
 
 function isMissing(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
@@ -49,12 +45,7 @@ export class FsBlobStore implements BlobStore {
     assertValidKey(key);
     const target = this.pathOf(key);
     const directory = path.dirname(target);
-    const source = await fsp.open(file, 'r');
-    try {
-      await source.sync(); // its bytes are on disk before a name of the store points at them
-    } finally {
-      await source.close();
-    }
+    await syncPath(file); // its bytes are on disk before a name of the store points at them
     try {
       await this.inDirectory(directory, () => this.link(file, target));
     } catch (error) {
@@ -71,18 +62,18 @@ export class FsBlobStore implements BlobStore {
     const target = this.pathOf(key);
     const directory = path.dirname(target);
     const temporary = `${target}${TEMP_MARKER}${randomBytes(8).toString('hex')}`;
-    let file: FileHandle | undefined;
+    let open: number | undefined;
     try {
-      const output = await this.inDirectory(directory, () => fsp.open(temporary, 'wx'));
-      file = output;
-      for await (const chunk of chunks) await writeFully(output, chunk);
-      await output.sync();
-      await output.close();
-      file = undefined;
-      await fsp.rename(temporary, target);
+      const fd = await this.inDirectory(directory, () => openFile(temporary, 'wx'));
+      open = fd;
+      for await (const chunk of chunks) await writeFully(fd, chunk);
+      await syncFile(fd);
+      open = undefined;
+      await closeFile(fd);
+      await renameFile(temporary, target);
     } catch (error) {
       if (body instanceof Readable) body.destroy(); // in case it failed before the body was read
-      await file?.close().catch(() => {});
+      if (open !== undefined) await closeFile(open).catch(() => {});
       await fsp.rm(temporary, { force: true });
       throw error;
     }
@@ -135,8 +126,8 @@ export class FsBlobStore implements BlobStore {
   async get(key: string, range?: BlobRange): Promise<Readable> {
     assertValidKey(key);
     assertValidRange(range);
-    // The callback API with a descriptor: reading a small blob this way costs about half the CPU
-    // of a FileHandle's promises and stream.
+    // A descriptor and a stream over it (fs-calls.ts): reading a small blob this way costs about
+    // half the CPU of a FileHandle's promises and stream.
     let fd: number;
     try {
       fd = await openFile(this.pathOf(key), 'r');
@@ -147,7 +138,7 @@ export class FsBlobStore implements BlobStore {
     let start: number;
     let length: number;
     try {
-      const stats = await fstat(fd);
+      const stats = await fstatFile(fd);
       if (!stats.isFile()) throw new BlobNotFoundError(key);
       if (range && range.start >= stats.size) throw new BlobRangeNotSatisfiableError(key, range.start);
       start = range?.start ?? 0;
@@ -210,12 +201,6 @@ export class FsBlobStore implements BlobStore {
         if (stats) yield { key, size: stats.size, lastModified: stats.mtime };
       }
     }
-  }
-}
-
-async function writeFully(file: FileHandle, chunk: Buffer): Promise<void> {
-  for (let written = 0; written < chunk.length;) {
-    written += (await file.write(chunk, written)).bytesWritten;
   }
 }
 
