@@ -35,41 +35,42 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('instance_number');
     t.text('sop_instance_uid').notNullable();
     t.jsonb('document').notNullable().comment('the instance as a version snapshot holds it (migrations/024)');
-    // A version's instances are read by series: with no other index on series_id, the plan reads
-    // the series' spans alone whatever the statistics say (a new table has none).
+    // The one index: a version's instances are read by series, an object's span by series and
+    // object. With no other index to choose, the plans hold whatever the statistics say (a table
+    // analysed when it held a row or two says tenant_id is unique, and every index looks alike).
     t.primary(['tenant_id', 'series_id', 'object_id', 'first_version']);
   });
-  await knex.raw('create index imaging_instance_versions_open_idx on imaging_instance_versions (tenant_id, object_id) where until_version is null');
   await enableTenantIsolation(knex, 'imaging_instance_versions');
 
   await knex.raw(RECORD_INSTANCES);
   await knex.raw(`do $$ begin execute format('grant create on schema %I to ${PLATFORM_ROLE}', current_schema()); end $$`);
-  await knex.raw(`alter function cusp_record_imaging_instances(uuid[], uuid[]) owner to ${PLATFORM_ROLE}`);
+  await knex.raw(`alter function cusp_record_imaging_instances(jsonb) owner to ${PLATFORM_ROLE}`);
   await knex.raw(`do $$ begin execute format('revoke create on schema %I from ${PLATFORM_ROLE}', current_schema()); end $$`);
 
   // Inserts of shown objects are rare (ingest inserts CREATING ones): a row trigger, whose WHEN
-  // costs the others nothing. Updates and deletes come in batches: one call per statement.
+  // costs the others nothing. Updates and deletes come in batches: one call per statement. Each
+  // passes what the object showed and shows (the transition tables hold it), so that no object
+  // is looked up again.
   await knex.raw(`create function cusp_record_inserted_imaging_object() returns trigger language plpgsql as $$
     begin
-      perform cusp_record_imaging_instances(array[new.tenant_id], array[new.id]);
+      perform cusp_record_imaging_instances(jsonb_build_array(${change(null, 'new')}));
       return null;
     end
   $$`);
   await knex.raw(`create function cusp_record_changed_imaging_objects() returns trigger language plpgsql as $$
     declare
-      tenants uuid[];
-      objects uuid[];
+      changes jsonb;
     begin
       if tg_op = 'DELETE' then
-        select array_agg(o.tenant_id), array_agg(o.id) into tenants, objects from old_objects o where o.status = 'CREATED';
+        select jsonb_agg(${change('o', null)}) into changes from old_objects o where o.status = 'CREATED';
       else
-        select array_agg(coalesce(n.tenant_id, o.tenant_id)), array_agg(coalesce(n.id, o.id)) into tenants, objects
+        select jsonb_agg(${change('o', 'n')}) into changes
         from old_objects o full join new_objects n on n.tenant_id = o.tenant_id and n.id = o.id
         where (o.status = 'CREATED' or n.status = 'CREATED')
           and (${SHOWN_OBJECT_COLUMNS.map((c) => `o.${c}`).join(', ')}) is distinct from (${SHOWN_OBJECT_COLUMNS.map((c) => `n.${c}`).join(', ')});
       end if;
-      if objects is not null then
-        perform cusp_record_imaging_instances(tenants, objects);
+      if changes is not null then
+        perform cusp_record_imaging_instances(changes);
       end if;
       return null;
     end
@@ -82,19 +83,24 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`create trigger imaging_objects_record_instances_delete after delete on imaging_objects
     referencing old table as old_objects for each statement execute function cusp_record_changed_imaging_objects()`);
 
-  // Teeth (migrations/022): their objects' spans are recorded again, which touches the studies.
+  // Teeth (migrations/022): the spans of their objects, where shown, are recorded again (ingest
+  // inserts the teeth of objects still CREATING, which changes nothing shown).
+  const shownOfTeeth = (teeth: string) => `select jsonb_agg(${change('o', 'o')}) into changes from imaging_objects o
+        where (o.tenant_id, o.id) in (select tenant_id, object_id from ${teeth}) and ${shown('o')};`;
   await knex.raw(`create or replace function cusp_touch_imaging_studies_of_teeth() returns trigger language plpgsql as $$
     declare
-      tenants uuid[];
-      objects uuid[];
+      changes jsonb;
     begin
-      execute case tg_op
-          when 'INSERT' then 'select array_agg(tenant_id), array_agg(object_id) from (select distinct tenant_id, object_id from new_teeth) t'
-          when 'DELETE' then 'select array_agg(tenant_id), array_agg(object_id) from (select distinct tenant_id, object_id from old_teeth) t'
-          else 'select array_agg(tenant_id), array_agg(object_id) from (select tenant_id, object_id from old_teeth union select tenant_id, object_id from new_teeth) t' end
-        into tenants, objects;
-      if objects is not null then
-        perform cusp_record_imaging_instances(tenants, objects);
+      -- Each branch reads the transition tables of its own trigger only.
+      if tg_op = 'INSERT' then
+        ${shownOfTeeth('new_teeth')}
+      elsif tg_op = 'DELETE' then
+        ${shownOfTeeth('old_teeth')}
+      else
+        ${shownOfTeeth('old_teeth union all select tenant_id, object_id from new_teeth')}
+      end if;
+      if changes is not null then
+        perform cusp_record_imaging_instances(changes);
       end if;
       return null;
     end
@@ -122,39 +128,70 @@ const INSTANCE_DOCUMENT = `jsonb_strip_nulls(jsonb_build_object(
                 from (select cusp_fhir_coding_system(t.code_system) as system, t.tooth_code as code, t.code_meaning as display
                       from imaging_object_teeth t where t.tenant_id = i.tenant_id and t.object_id = i.id) t)))`;
 
+/** Whether imaging_objects row `row` is shown (fhir_imaging_instance_rows). */
+const shown = (row: string) => `(${row}.status = 'CREATED' and ${row}.sop_instance_uid is not null and ${row}.sop_class_uid is not null)`;
+
+/** What object `before` showed (its open span) and `after` shows, as cusp_record_imaging_instances takes it; null for none. */
+function change(before: string | null, after: string | null): string {
+  const rows = [...new Set([after, before])].filter((row): row is string => row !== null);
+  const either = (column: string) => (rows.length === 1 ? `${rows[0]}.${column}` : `coalesce(${rows.map((row) => `${row}.${column}`).join(', ')})`);
+  const ifShown = (row: string | null, column: string) => (row === null ? 'null' : `case when ${shown(row)} then ${row}.${column} end`);
+  return `jsonb_build_object('tenant_id', ${either('tenant_id')}, 'object_id', ${either('id')},
+    'study_before', ${ifShown(before, 'study_id')}, 'series_before', ${ifShown(before, 'series_id')},
+    'study_id', ${ifShown(after, 'study_id')}, 'series_id', ${ifShown(after, 'series_id')},
+    'sop_instance_uid', ${ifShown(after, 'sop_instance_uid')}, 'sop_class_uid', ${ifShown(after, 'sop_class_uid')},
+    'instance_number', ${ifShown(after, 'instance_number')})`;
+}
+
+const CHANGES = `jsonb_to_recordset(changes) as c (tenant_id uuid, object_id uuid, study_before uuid, series_before uuid,
+    study_id uuid, series_id uuid, sop_instance_uid text, sop_class_uid text, instance_number integer)`;
+
 /**
- * Records that the objects' shown state changed in this transaction. Their studies, before and
- * after, are touched first, so that each makes its next version now (version_txid is this
- * transaction's); the spans are then closed and opened at that version. Run as cusp_platform,
- * as the history trigger is (migrations/021): the row views are its alone, and a writer with no
+ * Records what changed objects showed before (study_before, series_before: the open span) and
+ * show now (study_id and the rest; null when not shown). The studies of both make their next
+ * version in this transaction (version_txid is this transaction's), then the spans are closed and
+ * opened at that version: a span this very version opened gives way. Every lookup is by the full
+ * key of a row. Run as cusp_platform, as the history trigger is (migrations/021): a writer with no
  * tenant set (plain SQL) records spans too.
  */
-const RECORD_INSTANCES = `create function cusp_record_imaging_instances(tenants uuid[], objects uuid[]) returns void language plpgsql
+const RECORD_INSTANCES = `create function cusp_record_imaging_instances(changes jsonb) returns void language plpgsql
     security definer set search_path from current as $$
+    declare
+      versions jsonb;
     begin
-      update imaging_studies s set version_id = s.version_id
-      from (select o.tenant_id, o.study_id from unnest(tenants, objects) a (tenant_id, id)
-              join imaging_objects o on o.tenant_id = a.tenant_id and o.id = a.id and o.status = 'CREATED'
-            union
-            select v.tenant_id, v.study_id from unnest(tenants, objects) a (tenant_id, id)
-              join imaging_instance_versions v on v.tenant_id = a.tenant_id and v.object_id = a.id and v.until_version is null) shown
-      where s.tenant_id = shown.tenant_id and s.id = shown.study_id and s.version_txid <> txid_current();
+      with touched as (
+        select c.tenant_id, c.study_before as id from ${CHANGES} where c.study_before is not null
+        union
+        select c.tenant_id, c.study_id from ${CHANGES} where c.study_id is not null
+      ), bumped as (
+        update imaging_studies s set version_id = s.version_id from touched
+        where s.tenant_id = touched.tenant_id and s.id = touched.id and s.version_txid <> txid_current()
+        returning s.tenant_id, s.id, s.version_id
+      )
+      select jsonb_object_agg(study.tenant_id || '/' || study.id, study.version_id) into versions from (
+        select tenant_id, id, version_id from bumped
+        union all
+        -- Studies this transaction touched before (this statement does not see its own update).
+        select s.tenant_id, s.id, s.version_id from imaging_studies s join touched on s.tenant_id = touched.tenant_id and s.id = touched.id
+        where s.version_txid = txid_current()) study;
+      if versions is null then
+        return; -- their studies are gone (deleted in this transaction); the deletion is their last version
+      end if;
 
-      -- A span opened by the version this transaction makes gives way to what the object shows now.
-      delete from imaging_instance_versions v
-      using (select distinct * from unnest(tenants, objects)) a (tenant_id, id), imaging_studies s
-      where v.tenant_id = a.tenant_id and v.object_id = a.id and v.until_version is null
-        and s.tenant_id = v.tenant_id and s.id = v.study_id and s.version_txid = txid_current() and v.first_version = s.version_id;
-      update imaging_instance_versions v set until_version = s.version_id
-      from (select distinct * from unnest(tenants, objects)) a (tenant_id, id), imaging_studies s
-      where v.tenant_id = a.tenant_id and v.object_id = a.id and v.until_version is null
-        and s.tenant_id = v.tenant_id and s.id = v.study_id and s.version_txid = txid_current();
+      delete from imaging_instance_versions v using ${CHANGES}
+      where v.tenant_id = c.tenant_id and v.series_id = c.series_before and v.object_id = c.object_id and v.until_version is null
+        and v.first_version = (versions ->> (c.tenant_id || '/' || c.study_before))::bigint;
+      update imaging_instance_versions v set until_version = (versions ->> (c.tenant_id || '/' || c.study_before))::bigint
+      from ${CHANGES}
+      where v.tenant_id = c.tenant_id and v.series_id = c.series_before and v.object_id = c.object_id and v.until_version is null
+        and versions ->> (c.tenant_id || '/' || c.study_before) is not null;
 
       insert into imaging_instance_versions (tenant_id, object_id, study_id, series_id, first_version, instance_number, sop_instance_uid, document)
-      select i.tenant_id, i.id, i.study_id, i.series_id, s.version_id, i.instance_number, i.sop_instance_uid, ${INSTANCE_DOCUMENT}
-      from (select distinct * from unnest(tenants, objects)) a (tenant_id, id)
-        join fhir_imaging_instance_rows i on i.tenant_id = a.tenant_id and i.id = a.id
-        join imaging_studies s on s.tenant_id = i.tenant_id and s.id = i.study_id;
+      select i.tenant_id, i.object_id, i.study_id, i.series_id, (versions ->> (i.tenant_id || '/' || i.study_id))::bigint,
+             i.instance_number, i.sop_instance_uid, ${INSTANCE_DOCUMENT}
+      from (select c.tenant_id, c.object_id as id, c.object_id, c.study_id, c.series_id, c.sop_instance_uid, c.sop_class_uid, c.instance_number
+            from ${CHANGES} where c.study_id is not null) i
+      where versions ->> (i.tenant_id || '/' || i.study_id) is not null;
     end
   $$`;
 
@@ -213,6 +250,6 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw(TOUCH_STUDIES_OF_TEETH_022);
   await knex.raw('drop function cusp_record_changed_imaging_objects()');
   await knex.raw('drop function cusp_record_inserted_imaging_object()');
-  await knex.raw('drop function cusp_record_imaging_instances(uuid[], uuid[])');
+  await knex.raw('drop function cusp_record_imaging_instances(jsonb)');
   await knex.schema.dropTable('imaging_instance_versions');
 }
