@@ -157,34 +157,37 @@ const CHANGES = `jsonb_to_recordset(changes) as c (tenant_id uuid, object_id uui
 const RECORD_INSTANCES = `create function cusp_record_imaging_instances(changes jsonb) returns void language plpgsql
     security definer set search_path from current as $$
     declare
-      versions jsonb;
+      versions jsonb := '{}';
+      closes_spans boolean := false;
+      touched record;
+      study_version bigint;
     begin
-      with touched as (
-        select c.tenant_id, c.study_before as id from ${CHANGES} where c.study_before is not null
-        union
-        select c.tenant_id, c.study_id from ${CHANGES} where c.study_id is not null
-      ), bumped as (
-        update imaging_studies s set version_id = s.version_id from touched
+      -- One study at a time, by its key: a join would be planned for the 100 rows a set-returning
+      -- function is assumed to give, and could scan imaging_studies.
+      for touched in select distinct c.tenant_id, study.id, c.study_before is not null as shown_before
+          from ${CHANGES} cross join lateral (values (c.study_before), (c.study_id)) as study (id) where study.id is not null loop
+        study_version := null;
+        update imaging_studies s set version_id = s.version_id
         where s.tenant_id = touched.tenant_id and s.id = touched.id and s.version_txid <> txid_current()
-        returning s.tenant_id, s.id, s.version_id
-      )
-      select jsonb_object_agg(study.tenant_id || '/' || study.id, study.version_id) into versions from (
-        select tenant_id, id, version_id from bumped
-        union all
-        -- Studies this transaction touched before (this statement does not see its own update).
-        select s.tenant_id, s.id, s.version_id from imaging_studies s join touched on s.tenant_id = touched.tenant_id and s.id = touched.id
-        where s.version_txid = txid_current()) study;
-      if versions is null then
-        return; -- their studies are gone (deleted in this transaction); the deletion is their last version
-      end if;
+        returning s.version_id into study_version;
+        if not found then
+          select s.version_id into study_version from imaging_studies s where s.tenant_id = touched.tenant_id and s.id = touched.id;
+        end if;
+        if study_version is not null then -- else the study is gone (deleted in this transaction): the deletion is its last version
+          versions := versions || jsonb_build_object(touched.tenant_id || '/' || touched.id, study_version);
+        end if;
+        closes_spans := closes_spans or touched.shown_before;
+      end loop;
 
-      delete from imaging_instance_versions v using ${CHANGES}
-      where v.tenant_id = c.tenant_id and v.series_id = c.series_before and v.object_id = c.object_id and v.until_version is null
-        and v.first_version = (versions ->> (c.tenant_id || '/' || c.study_before))::bigint;
-      update imaging_instance_versions v set until_version = (versions ->> (c.tenant_id || '/' || c.study_before))::bigint
-      from ${CHANGES}
-      where v.tenant_id = c.tenant_id and v.series_id = c.series_before and v.object_id = c.object_id and v.until_version is null
-        and versions ->> (c.tenant_id || '/' || c.study_before) is not null;
+      if closes_spans then
+        delete from imaging_instance_versions v using ${CHANGES}
+        where v.tenant_id = c.tenant_id and v.series_id = c.series_before and v.object_id = c.object_id and v.until_version is null
+          and v.first_version = (versions ->> (c.tenant_id || '/' || c.study_before))::bigint;
+        update imaging_instance_versions v set until_version = (versions ->> (c.tenant_id || '/' || c.study_before))::bigint
+        from ${CHANGES}
+        where v.tenant_id = c.tenant_id and v.series_id = c.series_before and v.object_id = c.object_id and v.until_version is null
+          and versions ->> (c.tenant_id || '/' || c.study_before) is not null;
+      end if;
 
       insert into imaging_instance_versions (tenant_id, object_id, study_id, series_id, first_version, instance_number, sop_instance_uid, document)
       select i.tenant_id, i.object_id, i.study_id, i.series_id, (versions ->> (i.tenant_id || '/' || i.study_id))::bigint,
