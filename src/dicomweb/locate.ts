@@ -1,6 +1,5 @@
 // The stored instances a WADO-RS / DELETE resource path names: one indexed query, CREATED objects
 // only (an object still being stored is not there yet), in study, series and instance order.
-import type { Knex } from 'knex';
 import type { Reader } from '../db/statements.ts';
 import type { DicomJsonDataSet, Frame, BulkDataLocation } from '../dicom/index.ts';
 import type { PixelDescription } from '../dicom/transcode-codecs.ts';
@@ -39,7 +38,7 @@ export type StoredInstanceWithPixels = StoredInstance & {
   pixelDescription: PixelDescription | undefined;
 };
 
-const COLUMNS = {
+const COLUMNS: Record<string, string> = {
   objectId: 'o.id', studyId: 'o.study_id', seriesId: 'o.series_id', studyUid: 'st.study_uid', seriesUid: 'se.series_uid',
   sopInstanceUid: 'o.sop_instance_uid', sopClassUid: 'o.sop_class_uid', transferSyntaxUid: 'o.transfer_syntax_uid',
   storageKey: 'o.storage_uri', byteSize: 'o.byte_size', rows: 'o.height', columns: 'o.width',
@@ -58,24 +57,9 @@ export async function locateInstances(read: Reader, path: ResourcePath, options:
 export async function locateInstances(read: Reader, path: ResourcePath, options: { withPixelDescription: true }): Promise<StoredInstanceWithPixels[]>;
 export async function locateInstances(read: Reader, path: ResourcePath, options?: LocateOptions): Promise<StoredInstance[]>;
 export async function locateInstances(read: Reader, path: ResourcePath, options: LocateOptions = {}): Promise<StoredInstance[]> {
-  const query = (q: Knex) => {
-    const pixelColumns = options.withPixelDescription
-      ? Object.fromEntries(Object.entries(PIXEL_ATTRIBUTES).map(([name, tag]) => [name, q.raw(`o.dicom_json #>> '{${tag},Value,0}'`)]))
-      : {};
-    const located = q('imaging_objects as o')
-      .join('imaging_series as se', (on) => on.on('se.tenant_id', 'o.tenant_id').andOn('se.id', 'o.series_id'))
-      .join('imaging_studies as st', (on) => on.on('st.tenant_id', 'o.tenant_id').andOn('st.id', 'o.study_id'))
-      // Row-level security keeps the caller's tenant; the condition on it reaches the indexes.
-      .whereRaw('o.tenant_id = cusp_tenant_id()')
-      .where({ 'o.status': 'CREATED', 'st.study_uid': path.study })
-      .select({ ...COLUMNS, ...(options.withMetadata ? { metadata: 'o.dicom_json' } : {}), ...pixelColumns })
-      .orderBy([{ column: 'se.series_number', nulls: 'last' }, 'se.series_uid', { column: 'o.instance_number', nulls: 'last' }, 'o.sop_instance_uid']);
-    if (path.series) located.where('se.series_uid', path.series);
-    if (path.instance) located.where('o.sop_instance_uid', path.instance);
-    return located;
-  };
-  const shape = `locate ${path.series ? 'series' : ''} ${path.instance ? 'instance' : ''} ${options.withMetadata ? 'metadata' : ''} ${options.withPixelDescription ? 'pixels' : ''}`;
-  const rows = await read<StoredInstance & Partial<PixelColumns>>(query, shape);
+  const sql = locateSql(Boolean(path.series), Boolean(path.instance), options);
+  const values = [path.study, ...(path.series ? [path.series] : []), ...(path.instance ? [path.instance] : [])];
+  const rows = await read<StoredInstance & Partial<PixelColumns>>((q) => q.raw(sql, values), sql);
   if (rows.length === 0) throw notFound(`no stored ${describe(path)}`);
   return rows.map((row) => {
     const instance = { ...row, byteSize: Number(row.byteSize) };
@@ -83,6 +67,33 @@ export async function locateInstances(read: Reader, path: ResourcePath, options:
     const { samplesPerPixel, photometricInterpretation, planarConfiguration, bitsAllocated, bitsStored, highBit, pixelRepresentation, ...rest } = instance;
     return { ...rest, pixelDescription: pixelDescriptionOf(row as StoredInstance & PixelColumns) };
   });
+}
+
+const locateSqls = new Map<string, string>();
+
+/**
+ * The statement of one kind of path and options, written once: it runs for every retrieval, and
+ * building it with knex's query builder each time cost more of the event loop than its round trip.
+ * Row-level security keeps the caller's tenant; the condition on it reaches the indexes.
+ */
+function locateSql(bySeries: boolean, byInstance: boolean, options: LocateOptions): string {
+  const key = `${bySeries} ${byInstance} ${Boolean(options.withMetadata)} ${Boolean(options.withPixelDescription)}`;
+  let sql = locateSqls.get(key);
+  if (sql === undefined) {
+    const columns = [
+      ...Object.entries(COLUMNS).map(([name, column]) => `${column} as "${name}"`),
+      ...(options.withMetadata ? ['o.dicom_json as "metadata"'] : []),
+      ...(options.withPixelDescription ? Object.entries(PIXEL_ATTRIBUTES).map(([name, tag]) => `o.dicom_json #>> '{${tag},Value,0}' as "${name}"`) : []),
+    ];
+    sql = `select ${columns.join(', ')}
+      from imaging_objects o
+      join imaging_series se on se.tenant_id = o.tenant_id and se.id = o.series_id
+      join imaging_studies st on st.tenant_id = o.tenant_id and st.id = o.study_id
+      where o.tenant_id = cusp_tenant_id() and o.status = 'CREATED' and st.study_uid = ?${bySeries ? ' and se.series_uid = ?' : ''}${byInstance ? ' and o.sop_instance_uid = ?' : ''}
+      order by se.series_number nulls last, se.series_uid, o.instance_number nulls last, o.sop_instance_uid`;
+    locateSqls.set(key, sql);
+  }
+  return sql;
 }
 
 function pixelDescriptionOf(row: StoredInstance & PixelColumns): PixelDescription | undefined {
