@@ -84,20 +84,29 @@ export async function up(knex: Knex): Promise<void> {
     referencing old table as old_objects for each statement execute function cusp_record_changed_imaging_objects()`);
 
   // Teeth (migrations/022): the spans of their objects, where shown, are recorded again (ingest
-  // inserts the teeth of objects still CREATING, which changes nothing shown).
-  const shownOfTeeth = (teeth: string) => `select jsonb_agg(${change('o', 'o')}) into changes from imaging_objects o
-        where (o.tenant_id, o.id) in (select tenant_id, object_id from ${teeth}) and ${shown('o')};`;
+  // inserts the teeth of objects still CREATING, which changes nothing shown). One object at a
+  // time, by its key: a join with a transition table (which has no statistics) could scan
+  // imaging_objects.
+  const teethObjects = (teeth: string) => `for object in select distinct tenant_id, object_id from ${teeth} loop
+          select ${change('o', 'o')} into shown_change
+          from imaging_objects o where o.tenant_id = object.tenant_id and o.id = object.object_id and ${shown('o')};
+          if found then
+            changes := coalesce(changes, '[]'::jsonb) || jsonb_build_array(shown_change);
+          end if;
+        end loop;`;
   await knex.raw(`create or replace function cusp_touch_imaging_studies_of_teeth() returns trigger language plpgsql as $$
     declare
       changes jsonb;
+      shown_change jsonb;
+      object record;
     begin
       -- Each branch reads the transition tables of its own trigger only.
       if tg_op = 'INSERT' then
-        ${shownOfTeeth('new_teeth')}
+        ${teethObjects('new_teeth')}
       elsif tg_op = 'DELETE' then
-        ${shownOfTeeth('old_teeth')}
+        ${teethObjects('old_teeth')}
       else
-        ${shownOfTeeth('old_teeth union all select tenant_id, object_id from new_teeth')}
+        ${teethObjects('(select tenant_id, object_id from old_teeth union all select tenant_id, object_id from new_teeth) t')}
       end if;
       if changes is not null then
         perform cusp_record_imaging_instances(changes);
