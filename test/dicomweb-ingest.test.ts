@@ -125,6 +125,11 @@ describe('DICOM ingest', function () {
     const otherPatient = await store(alteredCopy(MR, '4MR1', '9XZ7'));
     assert.equal(otherPatient.stored, false);
     assert.equal(!otherPatient.stored && otherPatient.reason, FailureReason.ProcessingFailure);
+    // A new instance of the stored series, of another patient: nothing decides it before the insert.
+    const newInstanceOfOtherPatient = await store(modifiedCopy(MR, 'other-patient-new-instance.dcm',
+      '-m', '(0010,0020)=9XZ7', '-m', '(0008,0018)=1.2.826.0.1.3680043.2.1143.424242'));
+    assert.equal(newInstanceOfOtherPatient.stored, false);
+    assert.equal(!newInstanceOfOtherPatient.stored && newInstanceOfOtherPatient.reason, FailureReason.ProcessingFailure);
     assert.equal((await rows('imaging_objects')).length, before);
     assert.deepEqual((await rows('patient_identifiers', { value: '9XZ7' })), [], 'the refused instance left no patient behind');
     assert.deepEqual(await blobKeys(), blobsBefore, 'the blobs written while the refused and the already stored instances were registered are gone');

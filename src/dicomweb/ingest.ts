@@ -169,13 +169,36 @@ export class InstanceIngest {
   }
 
   /**
-   * Registers the batch. Where every study and series is stored and linked to the instances'
-   * patient (as after a study's first instance), the batch's statements go to PostgreSQL together,
-   * in one round trip; else they run in a transaction that first creates what is missing.
+   * Registers the batch. The lookup of what is stored goes to PostgreSQL with the insert of every
+   * item whose study and series are stored and linked to its patient, and whose SOP instance is
+   * not (as for all instances after a study's first): one round trip for those. The others are
+   * decided from what the lookup found: where their studies and series are stored and linked too
+   * (an instance stored again, or left CREATING), their statements go together in one more round
+   * trip; else they run in a transaction that first creates what is missing.
    */
   private async register(tenantId: string, items: Registration[]): Promise<Registered[]> {
     const records = items.map(({ instance }) => instance.attributes);
-    const [[found]] = await this.db.tenantStatements(tenantId, [storedRows(tenantId, records)], REGISTRATION_SCOPE) as unknown as [[StoredRows]];
+    const objectIds = items.map(() => randomUUID());
+    const [[found], placedRows] = await this.db.tenantStatements(tenantId, [
+      storedRows(tenantId, records), insertPlaced(tenantId, items, objectIds),
+    ], REGISTRATION_SCOPE) as unknown as [[StoredRows], { id: string; study_id: string }[]];
+    const placed = new Map(placedRows.map((row) => [row.id, row.study_id]));
+    const results: (Registered | undefined)[] = items.map(({ instance }, index) => {
+      const studyId = placed.get(objectIds[index]!);
+      return studyId === undefined ? undefined
+        : { outcome: 'registered', objectId: objectIds[index]!, studyId, studyUid: instance.attributes.StudyInstanceUID, replacedBlobKey: null };
+    });
+    const rest = items.filter((_, index) => results[index] === undefined);
+    if (rest.length > 0) {
+      const decided = await this.registerDecided(tenantId, rest, found);
+      for (let index = 0, next = 0; index < results.length; index++) results[index] ??= decided[next++];
+    }
+    return results as Registered[];
+  }
+
+  /** Registers the items the placement did not, from what the lookup found. */
+  private async registerDecided(tenantId: string, items: Registration[], found: StoredRows): Promise<Registered[]> {
+    const records = items.map(({ instance }) => instance.attributes);
     const studies = byKey(found.studies, 'study_uid');
     const series = byKey(found.series, 'series_uid');
     if (records.every((record) => isStoredAndLinked(record, studies, series))) {
@@ -223,28 +246,19 @@ export class InstanceIngest {
         else results.push({ outcome: 'refused', reason: FailureReason.DuplicateSOPInstance, message: `SOP instance ${record.SOPInstanceUID} is already stored with other content` });
         continue;
       }
-      const columns = {
-        study_id: study.id, series_id: seriesId, sop_instance_uid: record.SOPInstanceUID, sop_class_uid: record.SOPClassUID,
-        object_type: 'DICOM', status: 'CREATING', storage_uri: blobKey, hash: file.sha256, byte_size: file.size,
-        width: record.Columns ?? null, height: record.Rows ?? null, number_of_frames: record.NumberOfFrames ?? null,
-        transfer_syntax_uid: record.TransferSyntaxUID, instance_number: record.InstanceNumber ?? null,
-        dicom_json: instance.dicomJson, frame_offsets: instance.pixelData?.frames ? JSON.stringify(instance.pixelData.frames) : null,
-        bulk_data: JSON.stringify(instance.bulkData), ...objectQueryColumns(instance),
-      };
+      const columns = { ...objectRow(instance, file, blobKey), study_id: study.id, series_id: seriesId };
       const objectId = existing?.id ?? randomUUID();
       if (existing) {
         // Left CREATING by a store that did not finish (or is still under way in another process): this one takes it over.
         statements.push(
-          { query: (q) => q('imaging_objects').where({ tenant_id: tenantId, id: objectId }).update(columns) },
+          { query: (q) => q('imaging_objects').where({ tenant_id: tenantId, id: objectId }).update(withJsonText(columns)) },
           { query: (q) => q('imaging_object_teeth').where({ tenant_id: tenantId, object_id: objectId }).delete() },
         );
       } else {
-        inserts.push({ tenant_id: tenantId, id: objectId, ...columns });
+        inserts.push(withJsonText({ tenant_id: tenantId, id: objectId, ...columns }));
       }
       results.push({ outcome: 'registered', objectId, studyId: study.id, studyUid: study.study_uid, replacedBlobKey: existing?.storage_uri ?? null });
-      toothRows.push(...uniqueTeeth(instance.teeth).map((tooth) => ({
-        tenant_id: tenantId, object_id: objectId, tooth_code: tooth.CodeValue, code_system: tooth.CodingSchemeDesignator, code_meaning: tooth.CodeMeaning ?? null,
-      })));
+      toothRows.push(...toothRowsOf(tenantId, objectId, instance));
     }
     if (inserts.length > 0) statements.push({ query: (q) => q('imaging_objects').insert(inserts) });
     if (toothRows.length > 0) statements.push({ query: (q) => q('imaging_object_teeth').insert(toothRows) });
@@ -349,6 +363,76 @@ const MARK_CREATED = `with marked as (
     ${insertEventsWhere("(event.metadata->>'objectId')::uuid in (select id from marked)")}
   )
   select id from marked`;
+
+/** The imaging_objects columns a registration writes, but the key, the study and the series. */
+const OBJECT_ROW_COLUMNS = ['sop_instance_uid', 'sop_class_uid', 'object_type', 'status', 'storage_uri', 'hash', 'byte_size', 'width', 'height',
+  'number_of_frames', 'transfer_syntax_uid', 'instance_number', 'dicom_json', 'frame_offsets', 'bulk_data', 'acquisition_datetime_key', 'qido_attributes'] as const;
+
+/** The OBJECT_ROW_COLUMNS of a registered instance (JSON values as objects). */
+function objectRow(instance: ParsedInstance, file: SpooledFile, blobKey: string): Record<(typeof OBJECT_ROW_COLUMNS)[number], unknown> {
+  const record = instance.attributes;
+  return {
+    sop_instance_uid: record.SOPInstanceUID, sop_class_uid: record.SOPClassUID, object_type: 'DICOM', status: 'CREATING',
+    storage_uri: blobKey, hash: file.sha256, byte_size: file.size,
+    width: record.Columns ?? null, height: record.Rows ?? null, number_of_frames: record.NumberOfFrames ?? null,
+    transfer_syntax_uid: record.TransferSyntaxUID, instance_number: record.InstanceNumber ?? null,
+    dicom_json: instance.dicomJson, frame_offsets: instance.pixelData?.frames ?? null, bulk_data: instance.bulkData,
+    ...objectQueryColumns(instance),
+  };
+}
+
+/** JSON columns as JSON text, for knex (which would send an array as a PostgreSQL array). */
+function withJsonText<Row extends Record<'frame_offsets' | 'bulk_data', unknown>>(row: Row): Row {
+  return { ...row, frame_offsets: row.frame_offsets === null ? null : JSON.stringify(row.frame_offsets), bulk_data: JSON.stringify(row.bulk_data) };
+}
+
+function toothRowsOf(tenantId: string, objectId: string, instance: ParsedInstance) {
+  return uniqueTeeth(instance.teeth).map((tooth) => ({
+    tenant_id: tenantId, object_id: objectId, tooth_code: tooth.CodeValue, code_system: tooth.CodingSchemeDesignator, code_meaning: tooth.CodeMeaning ?? null,
+  }));
+}
+
+const PLACED_COLUMNS = ['tenant_id', 'id', 'study_id', 'series_id', ...OBJECT_ROW_COLUMNS];
+
+/**
+ * Inserts each item whose series is stored in its study, the study linked by the instance's
+ * PatientID (or the instance without one), and whose SOP instance is not stored: the rows that
+ * need nothing created or decided first. Answers the inserted objects and their studies. Each
+ * series is found by its key (a lateral join: the 100 rows assumed of a JSON array could plan a
+ * scan of imaging_series).
+ */
+const INSERT_PLACED = `with placed as (
+    select item.row, se.id as series_id, se.study_id
+    from jsonb_to_recordset(?::jsonb) as item (row jsonb, study_uid text, series_uid text, patient_id text, issuer_of_patient_id text)
+    cross join lateral (
+      select se.id, se.study_id from imaging_series se join imaging_studies st on st.tenant_id = se.tenant_id and st.id = se.study_id
+      where se.tenant_id = ? and se.series_uid = item.series_uid and st.study_uid = item.study_uid
+        and (coalesce(item.patient_id, '') = ''
+             or (st.patient_dicom_id = item.patient_id and st.issuer_of_patient_id is not distinct from item.issuer_of_patient_id))
+    ) se
+  ), inserted as (
+    insert into imaging_objects (${PLACED_COLUMNS.join(', ')})
+    select ${PLACED_COLUMNS.map((column) => (column === 'study_id' || column === 'series_id' ? `placed.${column}` : `o.${column}`)).join(', ')}
+    from placed cross join lateral jsonb_populate_record(null::imaging_objects, placed.row) o
+    on conflict (tenant_id, sop_instance_uid) do nothing
+    returning id, study_id
+  ), teeth as (
+    insert into imaging_object_teeth (tenant_id, object_id, tooth_code, code_system, code_meaning)
+    select t.tenant_id, t.object_id, t.tooth_code, t.code_system, t.code_meaning
+    from jsonb_populate_recordset(null::imaging_object_teeth, ?::jsonb) t join inserted on inserted.id = t.object_id
+  )
+  select id, study_id from inserted`;
+
+function insertPlaced(tenantId: string, items: Registration[], objectIds: string[]): ShapedStatement {
+  const placed = items.map(({ instance, file, blobKey }, index) => ({
+    row: { tenant_id: tenantId, id: objectIds[index], ...objectRow(instance, file, blobKey) },
+    study_uid: instance.attributes.StudyInstanceUID, series_uid: instance.attributes.SeriesInstanceUID,
+    patient_id: instance.attributes.PatientID, issuer_of_patient_id: instance.attributes.IssuerOfPatientID,
+  }));
+  const teeth = items.flatMap(({ instance }, index) => toothRowsOf(tenantId, objectIds[index]!, instance));
+  const values = [JSON.stringify(placed), tenantId, JSON.stringify(teeth)];
+  return { query: (q) => q.raw(INSERT_PLACED, values), shape: INSERT_PLACED };
+}
 
 /**
  * `write` of the batch; should that fail, of each item alone, so that one item's unexpected
