@@ -3,8 +3,10 @@
 //
 // 1. Register: a tenant transaction links the patient, finds or creates the study and series, and
 //    records the object as CREATING with its attributes, DICOM JSON, frame index and the opaque
-//    key (UIDs can carry patient data) its blob is to have. Its commit does not wait for the disk:
-//    a crash that undoes it loses nothing acknowledged, and step 3's commit flushes it.
+//    key (UIDs can carry patient data) its blob is to have; an instance of a series already stored
+//    and linked is inserted with the lookup of what is stored, in one round trip. Its commit does
+//    not wait for the disk: a crash that undoes it loses nothing acknowledged, and step 3's commit
+//    flushes it.
 // 2. Meanwhile the bytes (held in memory, or the spooled file) go to the blob store under that
 //    key; the store makes them durable before it returns. A refused or already stored instance's
 //    blob is removed again.
