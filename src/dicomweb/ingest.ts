@@ -370,6 +370,10 @@ const MARK_CREATED = `with marked as (
 const OBJECT_ROW_COLUMNS = ['sop_instance_uid', 'sop_class_uid', 'object_type', 'status', 'storage_uri', 'hash', 'byte_size', 'width', 'height',
   'number_of_frames', 'transfer_syntax_uid', 'instance_number', 'dicom_json', 'frame_offsets', 'bulk_data', 'acquisition_datetime_key', 'qido_attributes'] as const;
 
+/** Every query column of an instance is among OBJECT_ROW_COLUMNS (a compile error otherwise), so both inserts store it. */
+const queryColumnsListed: keyof ReturnType<typeof objectQueryColumns> extends (typeof OBJECT_ROW_COLUMNS)[number] ? true : never = true;
+void queryColumnsListed;
+
 /** The OBJECT_ROW_COLUMNS of a registered instance (JSON values as objects). */
 function objectRow(instance: ParsedInstance, file: SpooledFile, blobKey: string): Record<(typeof OBJECT_ROW_COLUMNS)[number], unknown> {
   const record = instance.attributes;
