@@ -19,6 +19,7 @@ import {
   S3BlobStore,
   createBlobStore,
   createS3Client,
+  type BlobRange,
   type BlobStore,
 } from '../src/blob/index.ts';
 import { DirectorySyncs } from '../src/blob/directory-sync.ts';
@@ -386,6 +387,31 @@ describe('blob storage', () => {
       assert.equal(cached.size, 0);
       fs.rmSync(fileOf('t/large'));
       await assert.rejects(cached.get('t/large'), BlobNotFoundError);
+    });
+
+    it('reads a small blob whole for a range when told its size, once for readers at the same time, and keeps it', async () => {
+      await cached.put('t/small', Buffer.from(Array.from({ length: 40 }, (_, i) => i)));
+      await cached.put('t/big', bytes(60, 3));
+      const reads: (BlobRange | undefined)[] = [];
+      const inner = files.get.bind(files);
+      files.get = (key, range) => {
+        reads.push(range);
+        return inner(key, range);
+      };
+      const [first, second] = await Promise.all([
+        cached.get('t/small', { start: 10, end: 12 }, { blobSize: 40 }),
+        cached.get('t/small', { start: 38 }, { blobSize: 40 }),
+      ]);
+      assert.deepEqual(await readAll(first!), Buffer.from([10, 11, 12]));
+      assert.deepEqual(await readAll(second!), Buffer.from([38, 39]));
+      assert.deepEqual(reads, [undefined], 'one read of the whole blob');
+      assert.equal(cached.size, 40);
+      fs.rmSync(fileOf('t/small'));
+      assert.deepEqual(await readAll(await cached.get('t/small', { start: 0, end: 1 }, { blobSize: 40 })), Buffer.from([0, 1]), 'from memory');
+
+      assert.deepEqual(await readAll(await cached.get('t/big', { start: 0, end: 9 }, { blobSize: 60 })), bytes(10, 3));
+      assert.deepEqual(reads.at(-1), { start: 0, end: 9 }, 'larger than an entry may be: read by range, not kept');
+      assert.equal(cached.size, 40);
     });
 
     it('drops the least recently read blob first, and a blob written or deleted through it', async () => {

@@ -2,13 +2,17 @@
 // viewer reads the instances of a study again and again, and a read from memory costs no file
 // operations (four thread-pool round trips for the file system store, a request for S3).
 //
+// A range of a blob not held is read from the store, unless the caller tells the blob's size and
+// it is small enough to keep: then the whole is read and kept, as rendering and frames read a few
+// ranges of the same small instances again and again.
+//
 // A reader owns the chunks it reads (the transcoder swaps bytes in place): the cache hands out
 // copies, and keeps copies of what it passes on. A write or delete through this store drops the
 // key's entry. Another process's would not, but
 // none comes: the ingest writes each blob under a key of its own (a UUID per store), never again,
 // and deletes it with the row that names it, through which every read goes.
 import { Readable } from 'node:stream';
-import type { BlobHead, BlobListing, BlobRange, BlobStore, PutOptions, PutResult } from './index.ts';
+import type { BlobHead, BlobListing, BlobRange, BlobStore, PutOptions, PutResult, ReadHint } from './index.ts';
 import { BlobRangeNotSatisfiableError } from './errors.ts';
 import { assertValidKey, assertValidRange } from './keys.ts';
 
@@ -23,6 +27,8 @@ export class CachedBlobStore implements BlobStore {
   /** In order of last read, least recent first (a Map iterates in insertion order). */
   private readonly entries = new Map<string, Buffer>();
   private heldBytes = 0;
+  /** Keys being read whole for a range (fillWhole). */
+  private readonly filling = new Map<string, Promise<void>>();
   private readonly maxEntryBytes: number;
 
   constructor(private readonly inner: BlobStore, private readonly options: BlobCacheOptions) {
@@ -34,10 +40,14 @@ export class CachedBlobStore implements BlobStore {
     return this.heldBytes;
   }
 
-  async get(key: string, range?: BlobRange): Promise<Readable> {
+  async get(key: string, range?: BlobRange, hint?: ReadHint): Promise<Readable> {
     assertValidKey(key);
     assertValidRange(range);
-    const held = this.entries.get(key);
+    let held = this.entries.get(key);
+    if (!held && range && hint?.blobSize !== undefined && hint.blobSize <= this.maxEntryBytes) {
+      await this.fillWhole(key);
+      held = this.entries.get(key);
+    }
     if (held) {
       this.entries.delete(key);
       this.entries.set(key, held);
@@ -47,6 +57,18 @@ export class CachedBlobStore implements BlobStore {
     }
     const stream = await this.inner.get(key, range);
     return range ? stream : Readable.from(this.keepingWhole(key, stream));
+  }
+
+  /** Reads blob `key` whole into the cache; readers who ask meanwhile share the read. */
+  private fillWhole(key: string): Promise<void> {
+    let filling = this.filling.get(key);
+    if (!filling) {
+      filling = (async () => {
+        for await (const _chunk of this.keepingWhole(key, await this.inner.get(key)));
+      })().finally(() => this.filling.delete(key));
+      this.filling.set(key, filling);
+    }
+    return filling;
   }
 
   /** The chunks of `stream`; once all have been read, the whole is kept if small enough. */

@@ -19,6 +19,11 @@ export interface BlobRange {
   end?: number;
 }
 
+export interface ReadHint {
+  /** The whole blob's size, where the caller knows it: a cache may read a small blob whole for a range of it, and keep it. */
+  blobSize?: number;
+}
+
 export interface PutOptions {
   contentType?: string;
 }
@@ -56,7 +61,7 @@ export interface BlobStore {
    */
   putFile(key: string, file: string | Buffer, options?: PutOptions): Promise<void>;
   /** Throws BlobNotFoundError when missing, BlobRangeNotSatisfiableError when `range` starts past the end. */
-  get(key: string, range?: BlobRange): Promise<Readable>;
+  get(key: string, range?: BlobRange, hint?: ReadHint): Promise<Readable>;
   head(key: string): Promise<BlobHead | undefined>;
   /** Deleting a missing key succeeds. */
   delete(key: string): Promise<void>;

@@ -76,7 +76,7 @@ async function* storedValue(blobs: BlobStore, instance: StoredInstanceWithPixels
     yield* await readStoredRanges(blobs, instance, [location]);
     return;
   }
-  const stream = (await blobs.get(instance.storageKey, { start: location.offset, end: location.offset + location.length - 1 })) as AsyncIterable<Buffer>;
+  const stream = (await blobs.get(instance.storageKey, { start: location.offset, end: location.offset + location.length - 1 }, { blobSize: instance.byteSize })) as AsyncIterable<Buffer>;
   const wordSize = instance.transferSyntaxUid === EXPLICIT_VR_BIG_ENDIAN ? wordSizeOf(location.vr) : 1;
   if (wordSize === 1) {
     yield* stream;

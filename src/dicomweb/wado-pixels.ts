@@ -129,7 +129,7 @@ function nativeFramesOf(instance: StoredInstanceWithPixels, pixelData: BulkDataL
  */
 export async function readStoredRanges(blobs: BlobStore, instance: StoredInstance, ranges: ByteRange[]): Promise<Buffer[]> {
   if (!dataSetEncodingOf(instance.transferSyntaxUid).deflated) {
-    return Promise.all(ranges.map((range) => readBlobRange(blobs, instance.storageKey, range.offset, range.length)));
+    return Promise.all(ranges.map((range) => readBlobRange(blobs, instance.storageKey, range.offset, range.length, instance.byteSize)));
   }
   const source = new BlobSource(blobs, instance.storageKey, instance.byteSize);
   const reader = await openDataSet(source, await readFileMeta(source));
