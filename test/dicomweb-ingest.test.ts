@@ -259,6 +259,19 @@ describe('DICOM ingest', function () {
   });
 
   it('takes over an instance that a crash left CREATING, and removes the blob it named', async () => {
+    // A bitewing of another tenant (the first test stored this tenant's): one with teeth.
+    const { tenantId: otherTenant } = await tenantWithToken(app, ['system/ImagingStudy.*']);
+    const withTeeth = dicomFiles(IO)[0]!;
+    const toothed = await parseInstanceFile(withTeeth);
+    assert.ok(toothed.teeth.length > 0);
+    const abandoning: BlobStore = Object.assign(Object.create(app.services.blobs), { putFile: async () => { throw new Error('no space left on device'); } });
+    const otherCaller = { ...caller, tenantId: otherTenant };
+    await assert.rejects(new InstanceIngest(app.services.db, abandoning).store(otherCaller, toothed, fileOf(withTeeth)), /no space left/);
+    const takenOver = await ingest.store(otherCaller, toothed, fileOf(withTeeth));
+    assert.ok(takenOver.stored && !takenOver.alreadyStored, JSON.stringify(takenOver));
+    const teethAfter = await ownerQuery('select tooth_code from imaging_object_teeth where tenant_id = $1 and object_id = $2 order by tooth_code', [otherTenant, takenOver.objectId]);
+    assert.deepEqual(teethAfter.map((tooth) => tooth.tooth_code), toothed.teeth.map((tooth) => tooth.CodeValue).sort(), 'the teeth of the instance, once each');
+
     const instance = await parseInstanceFile(CT_SMALL);
     const full: BlobStore = Object.assign(Object.create(app.services.blobs), { putFile: async () => { throw new Error('no space left on device'); } });
     await assert.rejects(new InstanceIngest(app.services.db, full).store(caller, instance, fileOf(CT_SMALL)), /no space left/);

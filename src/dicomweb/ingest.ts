@@ -227,8 +227,9 @@ export class InstanceIngest {
     const objects = byKey(storedObjects, 'sop_instance_uid');
     const results: Registered[] = [];
     const statements: ShapedStatement[] = [];
-    const inserts: Record<string, unknown>[] = [];
-    const toothRows: Record<string, unknown>[] = [];
+    const rows: Record<string, unknown>[] = [];
+    const teeth: ToothRow[] = [];
+    const takenOver: string[] = [];
     for (const { instance, file, blobKey } of items) {
       const record = instance.attributes;
       let study: StudyRow;
@@ -248,22 +249,16 @@ export class InstanceIngest {
         else results.push({ outcome: 'refused', reason: FailureReason.DuplicateSOPInstance, message: `SOP instance ${record.SOPInstanceUID} is already stored with other content` });
         continue;
       }
-      const columns = { ...objectRow(instance, file, blobKey), study_id: study.id, series_id: seriesId };
       const objectId = existing?.id ?? randomUUID();
-      if (existing) {
-        // Left CREATING by a store that did not finish (or is still under way in another process): this one takes it over.
-        statements.push(
-          { query: (q) => q('imaging_objects').where({ tenant_id: tenantId, id: objectId }).update(withJsonText(columns)) },
-          { query: (q) => q('imaging_object_teeth').where({ tenant_id: tenantId, object_id: objectId }).delete() },
-        );
-      } else {
-        inserts.push(withJsonText({ tenant_id: tenantId, id: objectId, ...columns }));
-      }
+      // Left CREATING by a store that did not finish (or is still under way in another process):
+      // this one takes it over, and the row is made again under its id, naming this store's blob.
+      if (existing) takenOver.push(objectId);
+      rows.push({ tenant_id: tenantId, id: objectId, study_id: study.id, series_id: seriesId, ...objectRow(instance, file, blobKey) });
       results.push({ outcome: 'registered', objectId, studyId: study.id, studyUid: study.study_uid, replacedBlobKey: existing?.storage_uri ?? null });
-      toothRows.push(...toothRowsOf(tenantId, objectId, instance));
+      teeth.push(...toothRowsOf(tenantId, objectId, instance));
     }
-    if (inserts.length > 0) statements.push({ query: (q) => q('imaging_objects').insert(inserts) });
-    if (toothRows.length > 0) statements.push({ query: (q) => q('imaging_object_teeth').insert(toothRows) });
+    if (takenOver.length > 0) statements.push({ query: (q) => q('imaging_objects').where({ tenant_id: tenantId }).whereIn('id', takenOver).delete() });
+    if (rows.length > 0) statements.push(insertObjects(rows, teeth));
     return { results, statements };
   }
 
@@ -370,7 +365,7 @@ const MARK_CREATED = `with marked as (
 const OBJECT_ROW_COLUMNS = ['sop_instance_uid', 'sop_class_uid', 'object_type', 'status', 'storage_uri', 'hash', 'byte_size', 'width', 'height',
   'number_of_frames', 'transfer_syntax_uid', 'instance_number', 'dicom_json', 'frame_offsets', 'bulk_data', 'acquisition_datetime_key', 'qido_attributes'] as const;
 
-/** Every query column of an instance is among OBJECT_ROW_COLUMNS (a compile error otherwise), so both inserts store it. */
+/** Every query column of an instance is among OBJECT_ROW_COLUMNS (a compile error otherwise), so the inserts, which name their columns, store it. */
 const queryColumnsListed: keyof ReturnType<typeof objectQueryColumns> extends (typeof OBJECT_ROW_COLUMNS)[number] ? true : never = true;
 void queryColumnsListed;
 
@@ -387,10 +382,7 @@ function objectRow(instance: ParsedInstance, file: SpooledFile, blobKey: string)
   };
 }
 
-/** JSON columns as JSON text, for knex (which would send an array as a PostgreSQL array). */
-function withJsonText<Row extends Record<'frame_offsets' | 'bulk_data', unknown>>(row: Row): Row {
-  return { ...row, frame_offsets: row.frame_offsets === null ? null : JSON.stringify(row.frame_offsets), bulk_data: JSON.stringify(row.bulk_data) };
-}
+type ToothRow = ReturnType<typeof toothRowsOf>[number];
 
 function toothRowsOf(tenantId: string, objectId: string, instance: ParsedInstance) {
   return uniqueTeeth(instance.teeth).map((tooth) => ({
@@ -398,29 +390,18 @@ function toothRowsOf(tenantId: string, objectId: string, instance: ParsedInstanc
   }));
 }
 
-const PLACED_COLUMNS = ['tenant_id', 'id', 'study_id', 'series_id', ...OBJECT_ROW_COLUMNS];
+/** The columns a registration inserts: the key, the study and series, and OBJECT_ROW_COLUMNS. */
+const INSERTED_COLUMNS = ['tenant_id', 'id', 'study_id', 'series_id', ...OBJECT_ROW_COLUMNS];
 
 /**
- * Inserts each item whose series is stored in its study, the study linked by the instance's
- * PatientID (or the instance without one), and whose SOP instance is not stored: the rows that
- * need nothing created or decided first. Answers the inserted objects and their studies. Each
- * series is found by its key (a lateral join: the 100 rows assumed of a JSON array could plan a
- * scan of imaging_series).
+ * Inserts the imaging_objects rows that `source` gives as `o` (rows as JSON, as the audit log
+ * writes them), and the teeth (a JSON parameter after those of `source`) of the objects inserted;
+ * answers the inserted objects and their studies.
  */
-const INSERT_PLACED = `with placed as (
-    select item.row, se.id as series_id, se.study_id
-    from jsonb_to_recordset(?::jsonb) as item (row jsonb, study_uid text, series_uid text, patient_id text, issuer_of_patient_id text)
-    cross join lateral (
-      select se.id, se.study_id from imaging_series se join imaging_studies st on st.tenant_id = se.tenant_id and st.id = se.study_id
-      where se.tenant_id = ? and se.series_uid = item.series_uid and st.study_uid = item.study_uid
-        and (coalesce(item.patient_id, '') = ''
-             or (st.patient_dicom_id = item.patient_id and st.issuer_of_patient_id is not distinct from item.issuer_of_patient_id))
-    ) se
-  ), inserted as (
-    insert into imaging_objects (${PLACED_COLUMNS.join(', ')})
-    select ${PLACED_COLUMNS.map((column) => (column === 'study_id' || column === 'series_id' ? `placed.${column}` : `o.${column}`)).join(', ')}
-    from placed cross join lateral jsonb_populate_record(null::imaging_objects, placed.row) o
-    on conflict (tenant_id, sop_instance_uid) do nothing
+const insertingObjects = (source: string, onConflict = '') => `with inserted as (
+    insert into imaging_objects (${INSERTED_COLUMNS.join(', ')})
+    select ${INSERTED_COLUMNS.map((column) => `o.${column}`).join(', ')} from ${source}
+    ${onConflict}
     returning id, study_id
   ), teeth as (
     insert into imaging_object_teeth (tenant_id, object_id, tooth_code, code_system, code_meaning)
@@ -428,6 +409,29 @@ const INSERT_PLACED = `with placed as (
     from jsonb_populate_recordset(null::imaging_object_teeth, ?::jsonb) t join inserted on inserted.id = t.object_id
   )
   select id, study_id from inserted`;
+
+const INSERT_OBJECTS = insertingObjects('jsonb_populate_recordset(null::imaging_objects, ?::jsonb) o');
+
+function insertObjects(rows: Record<string, unknown>[], teeth: ToothRow[]): ShapedStatement {
+  const values = [JSON.stringify(rows), JSON.stringify(teeth)];
+  return { query: (q) => q.raw(INSERT_OBJECTS, values), shape: INSERT_OBJECTS };
+}
+
+/**
+ * Inserts each item whose series is stored in its study, the study linked by the instance's
+ * PatientID (or the instance without one), and whose SOP instance is not stored: the rows that
+ * need nothing created or decided first. Each series is found by its key (a lateral join: the 100
+ * rows assumed of a JSON array could plan a scan of imaging_series).
+ */
+const INSERT_PLACED = insertingObjects(`jsonb_to_recordset(?::jsonb) as item (row jsonb, study_uid text, series_uid text, patient_id text, issuer_of_patient_id text)
+    cross join lateral (
+      select se.id, se.study_id from imaging_series se join imaging_studies st on st.tenant_id = se.tenant_id and st.id = se.study_id
+      where se.tenant_id = ? and se.series_uid = item.series_uid and st.study_uid = item.study_uid
+        and (coalesce(item.patient_id, '') = ''
+             or (st.patient_dicom_id = item.patient_id and st.issuer_of_patient_id is not distinct from item.issuer_of_patient_id))
+    ) se
+    cross join lateral jsonb_populate_record(null::imaging_objects, item.row || jsonb_build_object('study_id', se.study_id, 'series_id', se.id)) o`,
+'on conflict (tenant_id, sop_instance_uid) do nothing');
 
 function insertPlaced(tenantId: string, items: Registration[], objectIds: string[]): ShapedStatement {
   const placed = items.map(({ instance, file, blobKey }, index) => ({
